@@ -1,0 +1,15 @@
+//! PostgreSQL: connect, export one snapshot, introspect, stream tables with COPY, dump the schema with
+//! `pg_dump`, and load a dump back with COPY FROM.
+
+mod connect;
+pub mod copy_text;
+mod introspect;
+mod pg_dump;
+mod restore;
+mod snapshot;
+
+pub use connect::{connect, quote_ident, quote_qualified, PgUrl};
+pub use introspect::introspect;
+pub use pg_dump::{dump_schema, SchemaFilter, SchemaScripts};
+pub use restore::{copy_in, run_script, set_sequences};
+pub use snapshot::{Sequence, Snapshot, SnapshotWorker};

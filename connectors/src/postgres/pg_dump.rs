@@ -1,0 +1,117 @@
+//! The schema comes from `pg_dump --schema-only` inside the exported snapshot: it knows every object
+//! type PostgreSQL has, so decoy does not re-implement DDL generation.
+
+use tokio::process::Command;
+
+use super::connect::{quote_ident, PgUrl};
+use crate::{ConnectorError, QualifiedName};
+
+/// The three scripts a restore needs, as plain SQL that `psql` can also run by hand.
+#[derive(Debug, Clone, Default)]
+pub struct SchemaScripts {
+    /// Types, functions, tables, sequences, views: everything the data needs to load into.
+    pub pre_data: String,
+    /// Indexes, constraints (PK, UNIQUE, FK), triggers, rules, policies: created after the data.
+    pub post_data: String,
+    /// DROP ... IF EXISTS statements for everything the dump creates (for `restore --clean`).
+    pub clean: String,
+}
+
+/// Tables whose definition the schema leaves out (those outside `only`). Skipped tables keep their
+/// definition: the schema is always dumped whole apart from these.
+#[derive(Debug, Clone, Default)]
+pub struct SchemaFilter {
+    pub exclude_tables: Vec<QualifiedName>,
+}
+
+pub async fn dump_schema(url: &PgUrl, snapshot: &str, filter: &SchemaFilter) -> Result<SchemaScripts, ConnectorError> {
+    let pre = run_pg_dump(url, snapshot, filter, &["--section=pre-data"]);
+    let post = run_pg_dump(url, snapshot, filter, &["--section=post-data"]);
+    let clean = run_pg_dump(url, snapshot, filter, &["--clean", "--if-exists"]);
+    let (pre, post, clean) = tokio::try_join!(pre, post, clean)?;
+    Ok(SchemaScripts { pre_data: pre, post_data: post, clean: drops_only(&clean) })
+}
+
+async fn run_pg_dump(
+    url: &PgUrl,
+    snapshot: &str,
+    filter: &SchemaFilter,
+    extra: &[&str],
+) -> Result<String, ConnectorError> {
+    let mut command = Command::new("pg_dump");
+    command
+        .arg("--schema-only")
+        .arg(format!("--snapshot={snapshot}"))
+        // Test databases rarely have production's roles: ownership and grants would fail to restore.
+        .args(["--no-owner", "--no-privileges", "--no-subscriptions", "--no-publications", "--no-security-labels"])
+        .args(extra);
+    for table in &filter.exclude_tables {
+        command.arg(format!("--exclude-table={}", pattern(table)));
+    }
+    command.arg(format!("--dbname={}", url.without_password()));
+    if let Some(password) = url.password() {
+        command.env("PGPASSWORD", password);
+    }
+    command.kill_on_drop(true);
+    let output = command.output().await.map_err(|e| {
+        ConnectorError::Tool(format!(
+            "cannot run pg_dump ({e}); install the PostgreSQL client tools (Debian: apt-get install postgresql-client) \
+             in a version at least as new as the server"
+        ))
+    })?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        return Err(ConnectorError::Tool(format!(
+            "pg_dump failed for {url}: {}",
+            crate::url::redact(stderr.trim())
+        )));
+    }
+    let text = String::from_utf8(output.stdout)
+        .map_err(|_| ConnectorError::Tool("pg_dump printed a schema that is not UTF-8".into()))?;
+    Ok(strip_meta_commands(&text))
+}
+
+/// A pg_dump pattern that matches exactly this table: quoted parts make `*`, `?` and case literal.
+fn pattern(table: &QualifiedName) -> String {
+    format!("{}.{}", quote_ident(&table.schema), quote_ident(&table.name))
+}
+
+/// Recent pg_dump versions wrap scripts in `\restrict KEY` / `\unrestrict KEY`, psql meta-commands
+/// that the server itself would reject. decoy runs the scripts over the protocol and writes its own
+/// restore scripts, so they are dropped.
+fn strip_meta_commands(script: &str) -> String {
+    script
+        .lines()
+        .filter(|line| !(line.starts_with("\\restrict ") || line.starts_with("\\unrestrict ")))
+        .map(|line| format!("{line}\n"))
+        .collect()
+}
+
+/// The part of a `--clean --if-exists` script before its first object: session settings and the DROP
+/// statements, in an order that respects dependencies.
+fn drops_only(script: &str) -> String {
+    let end = script.find("--\n-- Name: ").unwrap_or(script.len());
+    script[..end].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_match_one_table_literally() {
+        assert_eq!(pattern(&QualifiedName::new("Mixed", "a*b")), "\"Mixed\".\"a*b\"");
+    }
+
+    #[test]
+    fn restrict_lines_are_removed() {
+        let script = "\\restrict abc\nSET x = 1;\nCREATE TABLE t ();\n\\unrestrict abc\n";
+        assert_eq!(strip_meta_commands(script), "SET x = 1;\nCREATE TABLE t ();\n");
+    }
+
+    #[test]
+    fn clean_script_stops_before_the_first_object() {
+        let script = "SET a = 1;\nDROP TABLE IF EXISTS public.t;\n\n--\n-- Name: t; Type: TABLE\n--\nCREATE TABLE t ();\n";
+        assert_eq!(drops_only(script), "SET a = 1;\nDROP TABLE IF EXISTS public.t;\n\n");
+    }
+}

@@ -1,0 +1,130 @@
+//! One consistent point in time for the whole dump: the coordinator exports a snapshot and keeps its
+//! transaction open; every worker connection and `pg_dump` import it.
+
+use bytes::Bytes;
+use futures_util::{Stream, TryStreamExt};
+use tokio_postgres::Client;
+
+use super::connect::{connect, quote_ident, quote_qualified, PgUrl};
+use crate::error::describe_pg_error;
+use crate::{ConnectorError, QualifiedName};
+
+pub struct Snapshot {
+    url: PgUrl,
+    /// Holds the exporting transaction open: the snapshot is valid only while it lives.
+    coordinator: Client,
+    id: String,
+    server_version: String,
+}
+
+/// A sequence's state at snapshot time, applied with `setval` after a restore.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Sequence {
+    pub schema: String,
+    pub name: String,
+    pub last_value: i64,
+    pub is_called: bool,
+}
+
+impl Snapshot {
+    pub async fn export(url: &PgUrl) -> Result<Self, ConnectorError> {
+        let coordinator = connect(url).await?;
+        coordinator
+            .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .await
+            .map_err(|e| ConnectorError::Tool(format!("cannot start a snapshot transaction: {}", describe_pg_error(&e))))?;
+        let row = coordinator
+            .query_one("SELECT pg_export_snapshot(), current_setting('server_version')", &[])
+            .await
+            .map_err(|e| ConnectorError::Tool(format!("cannot export a snapshot: {}", describe_pg_error(&e))))?;
+        Ok(Snapshot { url: url.clone(), coordinator, id: row.get(0), server_version: row.get(1) })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn server_version(&self) -> &str {
+        &self.server_version
+    }
+
+    pub fn url(&self) -> &PgUrl {
+        &self.url
+    }
+
+    /// The coordinator's own connection, inside the snapshot (for introspection).
+    pub fn client(&self) -> &Client {
+        &self.coordinator
+    }
+
+    /// Opens a new connection that sees exactly the snapshot's data.
+    pub async fn worker(&self) -> Result<SnapshotWorker, ConnectorError> {
+        let client = connect(&self.url).await?;
+        let sql = format!(
+            "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT '{}'",
+            self.id.replace('\'', "''")
+        );
+        client
+            .batch_execute(&sql)
+            .await
+            .map_err(|e| ConnectorError::Tool(format!("cannot import snapshot {}: {}", self.id, describe_pg_error(&e))))?;
+        Ok(SnapshotWorker { client })
+    }
+
+    /// Every sequence's current value. Sequences are not transactional, so this is read as close to
+    /// the snapshot as possible (right after the export), like pg_dump does.
+    pub async fn sequences(&self, schemas: &[String]) -> Result<Vec<Sequence>, ConnectorError> {
+        let rows = self
+            .coordinator
+            .query(
+                "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE c.relkind = 'S' AND n.nspname = ANY($1) ORDER BY 1, 2",
+                &[&schemas],
+            )
+            .await
+            .map_err(ConnectorError::query("listing sequences"))?;
+        let mut sequences = Vec::with_capacity(rows.len());
+        for row in rows {
+            let name = QualifiedName::new(row.get::<_, String>(0), row.get::<_, String>(1));
+            let state = self
+                .coordinator
+                .query_one(&format!("SELECT last_value, is_called FROM {}", quote_qualified(&name)), &[])
+                .await
+                .map_err(ConnectorError::query(format!("reading sequence {name}")))?;
+            sequences.push(Sequence {
+                schema: name.schema,
+                name: name.name,
+                last_value: state.get(0),
+                is_called: state.get(1),
+            });
+        }
+        Ok(sequences)
+    }
+}
+
+/// A connection inside the exported snapshot.
+pub struct SnapshotWorker {
+    client: Client,
+}
+
+impl SnapshotWorker {
+    /// Streams a table in COPY text format: one row per line, fields separated by tabs, `\N` for NULL.
+    /// Only `columns` are read (in that order): generated columns are left to the restore target.
+    pub async fn copy_out(
+        &self,
+        table: &QualifiedName,
+        columns: &[&str],
+    ) -> Result<impl Stream<Item = Result<Bytes, ConnectorError>>, ConnectorError> {
+        let column_list: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+        let sql = format!("COPY {} ({}) TO STDOUT", quote_qualified(table), column_list.join(", "));
+        let table_name = table.to_string();
+        let stream = self
+            .client
+            .copy_out(&sql)
+            .await
+            .map_err(|e| ConnectorError::Tool(format!("cannot read table {table}: {}", describe_pg_error(&e))))?;
+        Ok(stream.map_err(move |e| {
+            ConnectorError::Tool(format!("reading table {table_name} failed: {}", describe_pg_error(&e)))
+        }))
+    }
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Run the decoy test suite: start services, optionally lint, then cargo test.
+#
+#   scripts/test.sh [extra cargo test args...]   e.g. scripts/test.sh -- --nocapture
+#   DECOY_LINT=1      run cargo fmt --check and clippy -D warnings before the tests
+#   DECOY_SERVICES    services to start (see scripts/services.sh), default postgres
+#   CARGO_TARGET_DIR  default /var/tmp/decoy-target, shared by CI clones so builds are reused
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/decoy-target}"
+# Tests that need a salt get a fixed one, so runs are reproducible.
+export DECOY_SALT="${DECOY_SALT:-decoy-test-salt}"
+# Integration tests create their databases on this server (tests/common/mod.rs).
+export DECOY_TEST_PG="${DECOY_TEST_PG:-postgres://postgres@127.0.0.1:5432}"
+
+bash scripts/services.sh
+
+if [ "${DECOY_LINT:-0}" = "1" ]; then
+    echo "==> cargo fmt --check"
+    cargo fmt --all --check
+    echo "==> cargo clippy"
+    cargo clippy --workspace --all-targets -- -D warnings
+fi
+
+echo "==> cargo test (target dir: $CARGO_TARGET_DIR)"
+cargo test --workspace "$@"

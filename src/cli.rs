@@ -1,0 +1,148 @@
+//! The command line (clap derive). Exit codes: 0 success, 1 runtime failure, 2 usage or config error.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(name = "decoy", version, about = "Safe, small, realistic copies of production databases")]
+pub struct Cli {
+    /// Log format: `text` for people, `json` for CronJobs and log pipelines.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "DECOY_LOG_FORMAT")]
+    pub log_format: LogFormat,
+    /// More log output (-v debug, -vv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only warnings and errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Create, list, restore, verify and delete dumps.
+    #[command(subcommand)]
+    Dump(DumpCommand),
+    /// The transformer catalogue.
+    #[command(subcommand)]
+    Transformer(TransformerCommand),
+    /// Show what `dump create` would do: tables, rules per column, skipped and excluded tables.
+    Plan(PlanArgs),
+}
+
+#[derive(Args)]
+pub struct ConfigArg {
+    /// Config file.
+    #[arg(short, long = "config", default_value = "decoy.yaml", env = "DECOY_CONFIG")]
+    pub config: PathBuf,
+}
+
+#[derive(Subcommand)]
+pub enum DumpCommand {
+    /// Dump the source database, anonymized, into a new dump.
+    Create(CreateArgs),
+    /// List dumps, newest first.
+    List(ListArgs),
+    /// Restore a dump into a database, or write it as a SQL script.
+    Restore(RestoreArgs),
+    /// Re-read every chunk and check sizes, checksums and row counts against the manifest.
+    Verify(VerifyArgs),
+    /// Delete dumps by name, by count or by age.
+    Delete(DeleteArgs),
+}
+
+#[derive(Args)]
+pub struct CreateArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Name of the new dump (default: the UTC time, which sorts by creation).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Print the final summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Print a JSON array instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+#[command(group = clap::ArgGroup::new("target").required(true).args(["to", "output"]))]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Dump to restore: a name or `latest` (the newest complete dump).
+    #[arg(default_value = "latest")]
+    pub name: String,
+    /// Target database URL (postgres://...). It must be empty unless --clean is given.
+    #[arg(long, env = "DECOY_RESTORE_URL")]
+    pub to: Option<String>,
+    /// Write a plain SQL script that psql loads, to FILE or `-` for stdout.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// Drop what the dump contains before recreating it.
+    #[arg(long)]
+    pub clean: bool,
+    /// Tables loaded at once (default: dump.workers from the config).
+    #[arg(long)]
+    pub workers: Option<usize>,
+}
+
+#[derive(Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Dump to verify: a name or `latest`.
+    #[arg(default_value = "latest")]
+    pub name: String,
+}
+
+#[derive(Args)]
+#[command(group = clap::ArgGroup::new("what").required(true).multiple(true).args(["names", "keep_last", "older_than", "incomplete"]))]
+pub struct DeleteArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Dumps to delete by name (`latest` works too).
+    pub names: Vec<String>,
+    /// Keep the N newest complete dumps and delete the older complete ones.
+    #[arg(long, value_name = "N")]
+    pub keep_last: Option<usize>,
+    /// Delete complete dumps created longer ago than this (`12h`, `7d`, `2w`).
+    #[arg(long, value_name = "AGE", value_parser = crate::units::parse_age)]
+    pub older_than: Option<std::time::Duration>,
+    /// Delete incomplete dumps (failed or interrupted runs).
+    #[arg(long)]
+    pub incomplete: bool,
+    /// Print what would be deleted, delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Subcommand)]
+pub enum TransformerCommand {
+    /// Every transformer with its options and an example.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+}

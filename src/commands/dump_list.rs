@@ -1,0 +1,65 @@
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::cli::ListArgs;
+use crate::config::Config;
+use crate::dump::Manifest;
+use crate::units::format_bytes;
+
+#[derive(Serialize)]
+struct Row {
+    name: String,
+    created_at: Option<DateTime<Utc>>,
+    status: &'static str,
+    source: Option<String>,
+    tables: Option<usize>,
+    rows: Option<u64>,
+    bytes: u64,
+}
+
+pub fn run(args: ListArgs) -> anyhow::Result<()> {
+    let config = Config::load(&args.config.config)?;
+    let store = crate::datastore::open(&config.datastore)?;
+    let mut rows = Vec::new();
+    for entry in store.list_dumps()? {
+        let manifest = if entry.complete { Some(Manifest::load(store.as_ref(), &entry.name)?) } else { None };
+        rows.push(Row {
+            created_at: manifest.as_ref().map(|m| m.created_at).or(entry.modified.map(DateTime::<Utc>::from)),
+            status: if entry.complete { "complete" } else { "incomplete" },
+            source: manifest.as_ref().map(|m| {
+                format!("postgresql {} {}", m.source.server_version, m.source.database.as_deref().unwrap_or(""))
+                    .trim_end()
+                    .to_string()
+            }),
+            tables: manifest.as_ref().map(|m| m.totals.tables),
+            rows: manifest.as_ref().map(|m| m.totals.rows),
+            bytes: entry.stored_bytes,
+            name: entry.name,
+        });
+    }
+    // Names sort by creation time; newest first.
+    rows.sort_by(|a, b| b.name.cmp(&a.name));
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    if rows.is_empty() {
+        println!("no dumps in {}", store.describe());
+        return Ok(());
+    }
+    println!("{:<24} {:<20} {:<28} {:>6} {:>12} {:>10}  STATUS", "NAME", "CREATED", "SOURCE", "TABLES", "ROWS", "SIZE");
+    let dash = || "-".to_string();
+    for row in rows {
+        println!(
+            "{:<24} {:<20} {:<28} {:>6} {:>12} {:>10}  {}",
+            row.name,
+            row.created_at.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_else(dash),
+            row.source.unwrap_or_else(dash),
+            row.tables.map(|t| t.to_string()).unwrap_or_else(dash),
+            row.rows.map(|r| r.to_string()).unwrap_or_else(dash),
+            format_bytes(row.bytes),
+            row.status
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,62 @@
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use connectors::postgres::PgUrl;
+
+use crate::cli::RestoreArgs;
+use crate::config::Config;
+use crate::datastore::Datastore;
+use crate::dump::{self, Manifest};
+
+pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
+    let config = Config::load(&args.config.config)?;
+    let store: Arc<dyn Datastore> = Arc::from(crate::datastore::open(&config.datastore)?);
+    let name = dump::resolve(store.as_ref(), &args.name)?;
+    let manifest = Manifest::load(store.as_ref(), &name)?;
+    let started = Instant::now();
+
+    if let Some(output) = args.output {
+        let clean = args.clean;
+        return tokio::task::spawn_blocking(move || write_script(store.as_ref(), &manifest, clean, &output)).await?;
+    }
+    let to = args.to.expect("clap requires --to or --output");
+    connectors::url::engine_of(&to).map_err(|e| crate::error::ConfigError::new(format!("--to: {e}")))?;
+    let url = PgUrl::parse(&to).map_err(|e| crate::error::ConfigError::new(format!("--to: {e}")))?;
+    let workers = args.workers.unwrap_or(config.dump.workers).max(1);
+    let restored = crate::restore::to_database(store, &manifest, &url, args.clean, workers).await?;
+    println!(
+        "restored dump {} into {url}: {} tables, {} rows in {:.1}s",
+        manifest.name,
+        restored.tables,
+        restored.rows,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// A file is written under a temporary name and renamed when complete, so a failed restore never
+/// leaves a script that looks whole.
+fn write_script(store: &dyn Datastore, manifest: &Manifest, clean: bool, output: &std::path::Path) -> anyhow::Result<()> {
+    if output.as_os_str() == "-" {
+        let stdout = std::io::stdout();
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+        crate::restore::to_script(store, manifest, clean, &mut out)?;
+        return out.flush().context("writing to stdout failed");
+    }
+    let mut temp = output.as_os_str().to_owned();
+    temp.push(".partial");
+    let temp = std::path::PathBuf::from(temp);
+    let file = std::fs::File::create(&temp).with_context(|| format!("cannot create {}", temp.display()))?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    let result = crate::restore::to_script(store, manifest, clean, &mut out)
+        .and_then(|_| out.flush().map_err(anyhow::Error::from))
+        .and_then(|_| std::fs::rename(&temp, output).with_context(|| format!("cannot write {}", output.display())));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result?;
+    eprintln!("wrote dump {} as a SQL script to {}", manifest.name, output.display());
+    Ok(())
+}

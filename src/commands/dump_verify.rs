@@ -1,0 +1,58 @@
+use std::sync::Arc;
+
+use sha2::Digest;
+
+use crate::cli::VerifyArgs;
+use crate::config::Config;
+use crate::datastore::Datastore;
+use crate::dump::{self, Manifest};
+
+/// Checks every file of a dump and reports every problem, not only the first.
+pub async fn run(args: VerifyArgs) -> anyhow::Result<()> {
+    let config = Config::load(&args.config.config)?;
+    let store: Arc<dyn Datastore> = Arc::from(crate::datastore::open(&config.datastore)?);
+    let name = dump::resolve(store.as_ref(), &args.name)?;
+    let manifest = Manifest::load(store.as_ref(), &name)?;
+    let (problems, chunks, rows) = tokio::task::spawn_blocking(move || verify(store.as_ref(), &manifest)).await?;
+    if problems.is_empty() {
+        println!("dump {name} is intact: {chunks} chunks, {rows} rows, schema scripts checked");
+        Ok(())
+    } else {
+        for problem in &problems {
+            eprintln!("error: {problem}");
+        }
+        anyhow::bail!("dump {name} failed verification: {} problem(s)", problems.len())
+    }
+}
+
+fn verify(store: &dyn Datastore, manifest: &Manifest) -> (Vec<String>, usize, u64) {
+    let mut problems = Vec::new();
+    for file in [&manifest.schema.pre_data, &manifest.schema.post_data, &manifest.schema.clean] {
+        let key = format!("{}/{}", manifest.name, file.path);
+        match store.read_all(&key) {
+            Ok(bytes) if hex::encode(sha2::Sha256::digest(&bytes)) == file.sha256 => {}
+            Ok(_) => problems.push(format!("{key} is corrupted: its checksum does not match the manifest")),
+            Err(e) => problems.push(format!("{key} cannot be read: {e}")),
+        }
+    }
+    let (mut chunks, mut rows) = (0, 0);
+    for table in &manifest.tables {
+        for chunk in &table.chunks {
+            match dump::read_chunk(store, &manifest.name, chunk, &mut |_: &[u8]| Ok(())) {
+                Ok(()) => {
+                    chunks += 1;
+                    rows += chunk.rows;
+                }
+                Err(e) => problems.push(format!("table {}.{}: {e}", table.schema, table.name)),
+            }
+        }
+        let sum: u64 = table.chunks.iter().map(|c| c.rows).sum();
+        if sum != table.rows {
+            problems.push(format!(
+                "table {}.{}: the manifest lists {} rows but its chunks hold {sum}",
+                table.schema, table.name, table.rows
+            ));
+        }
+    }
+    (problems, chunks, rows)
+}

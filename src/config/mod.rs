@@ -1,0 +1,267 @@
+//! The YAML config: typed, strict about unknown keys, with `${VAR}` substitution in every value, and
+//! errors that name the key and its line.
+
+mod env;
+mod locate;
+mod rules;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use transformers::Mode;
+
+pub use locate::line_of;
+pub use rules::{ColumnRule, TableRule};
+
+use crate::error::ConfigError;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Optional so that commands which only read dumps (list, restore, verify) work without one.
+    pub source: Option<SourceConfig>,
+    pub datastore: DatastoreConfig,
+    /// Keys every deterministic transformer. Falls back to `DECOY_SALT`. Never written to a dump.
+    pub salt: Option<String>,
+    #[serde(default)]
+    pub mode: Mode,
+    /// Dump only the tables matching one of these `schema.table` globs.
+    #[serde(default)]
+    pub only: Vec<String>,
+    /// Every column of every dumped table must have a rule or be listed as `keep`.
+    #[serde(default)]
+    pub strict: bool,
+    #[serde(default)]
+    pub tables: BTreeMap<String, TableRule>,
+    #[serde(default)]
+    pub dump: DumpSettings,
+    /// The config file's text and path, for locating keys in later errors.
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Origin {
+    pub path: PathBuf,
+    pub text: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    pub url: String,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum DatastoreConfig {
+    Local { path: PathBuf },
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct DumpSettings {
+    /// Uncompressed bytes per chunk before a new one starts (at a row boundary): `64MiB`, `500kB`, or
+    /// a number of bytes.
+    #[serde(default = "default_chunk_size", deserialize_with = "crate::units::deserialize_bytes")]
+    pub chunk_size: u64,
+    /// Tables dumped (and restored) at once; each uses one database connection.
+    #[serde(default = "default_workers")]
+    pub workers: usize,
+    /// zstd level, 1 (fastest) to 19.
+    #[serde(default = "default_compression_level")]
+    pub compression_level: i32,
+}
+
+impl Default for DumpSettings {
+    fn default() -> Self {
+        DumpSettings {
+            chunk_size: default_chunk_size(),
+            workers: default_workers(),
+            compression_level: default_compression_level(),
+        }
+    }
+}
+
+fn default_chunk_size() -> u64 {
+    64 * 1024 * 1024
+}
+
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).max(2)
+}
+
+fn default_compression_level() -> i32 {
+    3
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::new(format!(
+                "cannot read config file {}: {e}; pass one with -c FILE (see config.example.yaml)",
+                path.display()
+            ))
+        })?;
+        Self::parse(&text, path, |name| std::env::var(name).ok())
+    }
+
+    pub fn parse(text: &str, path: &Path, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let mut value: serde_norway::Value = serde_norway::from_str(text)
+            .map_err(|e| ConfigError::new(format!("{file}: invalid YAML: {e}")))?;
+        if value.is_null() {
+            return Err(ConfigError::new(format!("{file} is empty; see config.example.yaml for a start")));
+        }
+        let mut path_so_far = Vec::new();
+        expand_all(&mut value, &mut path_so_far, &env).map_err(|(key, message)| {
+            let keys: Vec<&str> = key.iter().map(String::as_str).collect();
+            ConfigError::at(&file, text, &keys, message)
+        })?;
+        let mut config: Config = serde_path_to_error::deserialize(value).map_err(|e| {
+            let keys: Vec<String> = e
+                .path()
+                .iter()
+                .filter_map(|segment| match segment {
+                    serde_path_to_error::Segment::Map { key } => Some(key.clone()),
+                    _ => None,
+                })
+                .collect();
+            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+            ConfigError::at(&file, text, &keys, e.inner().to_string())
+        })?;
+        if config.salt.is_none() {
+            config.salt = env("DECOY_SALT").filter(|s| !s.is_empty());
+        }
+        if config.dump.workers == 0 {
+            return Err(ConfigError::at(&file, text, &["dump", "workers"], "must be at least 1".into()));
+        }
+        if !(1..=22).contains(&config.dump.compression_level) {
+            return Err(ConfigError::at(
+                &file,
+                text,
+                &["dump", "compression_level"],
+                "must be between 1 and 22".into(),
+            ));
+        }
+        config.origin = Origin { path: path.to_path_buf(), text: text.to_string() };
+        Ok(config)
+    }
+
+    /// An error about `keys` in this config, with the file and line.
+    pub fn error_at(&self, keys: &[&str], message: String) -> ConfigError {
+        ConfigError::at(&self.origin.path.display().to_string(), &self.origin.text, keys, message)
+    }
+}
+
+/// Applies `${VAR}` substitution to every string value, remembering the key path for errors.
+fn expand_all(
+    value: &mut serde_norway::Value,
+    path: &mut Vec<String>,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<(), (Vec<String>, String)> {
+    match value {
+        serde_norway::Value::String(s) => {
+            *s = env::expand(s, env).map_err(|e| {
+                let message = match e {
+                    env::ExpandError::Unset(var) => {
+                        format!("environment variable {var} is not set (or empty); set it or use ${{{var}:-default}}")
+                    }
+                    env::ExpandError::Unterminated => "`${` without a closing `}`".to_string(),
+                };
+                (path.clone(), message)
+            })?;
+        }
+        serde_norway::Value::Sequence(items) => {
+            for item in items {
+                expand_all(item, path, env)?;
+            }
+        }
+        serde_norway::Value::Mapping(map) => {
+            for (key, item) in map.iter_mut() {
+                path.push(key.as_str().map(str::to_string).unwrap_or_else(|| format!("{key:?}")));
+                expand_all(item, path, env)?;
+                path.pop();
+            }
+        }
+        serde_norway::Value::Tagged(tagged) => expand_all(&mut tagged.value, path, env)?,
+        _ => {}
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("decoy.yaml"), |name| match name {
+            "DB_PASSWORD" => Some("s3cret".into()),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn reads_the_documented_shape() {
+        let config = parse(
+            "source:\n  url: postgres://app:${DB_PASSWORD}@db/app\ndatastore:\n  local: { path: ./dumps }\nsalt: pepper\n\
+             only: [public.*]\ntables:\n  public.users:\n    columns:\n      email: email\n      notes: keep\n\
+             \x20     first_name: { transformer: first-name, locale: fr }\n  public.audit_log: skip\n",
+        )
+        .unwrap();
+        assert_eq!(config.source.unwrap().url, "postgres://app:s3cret@db/app");
+        assert_eq!(config.only, vec!["public.*"]);
+        assert!(matches!(config.tables["public.audit_log"], TableRule::Skip));
+        let TableRule::Columns(columns) = &config.tables["public.users"] else { panic!() };
+        assert!(matches!(columns["notes"], ColumnRule::Keep));
+        let ColumnRule::Transform { name, options } = &columns["first_name"] else { panic!() };
+        assert_eq!(name, "first-name");
+        assert_eq!(options["locale"], "fr");
+        assert_eq!(config.dump.workers, default_workers());
+    }
+
+    #[test]
+    fn the_example_config_is_valid_and_names_real_transformers() {
+        let text = include_str!("../../config.example.yaml");
+        let config = Config::parse(text, Path::new("config.example.yaml"), |n| Some(format!("value-of-{n}"))).unwrap();
+        assert_eq!(config.salt.as_deref(), Some("value-of-DECOY_SALT"));
+        assert_eq!(config.dump.chunk_size, 64 << 20);
+        let known: Vec<&str> = transformers::catalogue_info().iter().map(|t| t.name).collect();
+        for rule in config.tables.values() {
+            if let TableRule::Columns(columns) = rule {
+                for column in columns.values() {
+                    if let ColumnRule::Transform { name, .. } = column {
+                        assert!(known.contains(&name.as_str()), "{name} is not in the catalogue");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_keys_name_the_key_and_line() {
+        let err = parse("datastore:\n  local: { path: x }\nsaltt: y\n").unwrap_err().to_string();
+        assert!(err.contains("saltt") && err.contains("line 3"), "{err}");
+        let err = parse("datastore:\n  local:\n    path: x\n    pth: y\n").unwrap_err().to_string();
+        assert!(err.contains("pth") && err.contains("datastore.local"), "{err}");
+    }
+
+    #[test]
+    fn unset_variables_name_the_key_and_never_echo_other_values() {
+        let err = parse("source:\n  url: postgres://u:${NOPE}@h/db\ndatastore:\n  local: { path: x }\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("NOPE") && err.contains("source.url") && err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn bad_table_rules_are_explained() {
+        let err = parse("datastore:\n  local: { path: x }\ntables:\n  public.users: skipp\n").unwrap_err().to_string();
+        assert!(err.contains("skipp") && err.contains("line 4"), "{err}");
+        let err = parse("datastore:\n  local: { path: x }\ntables:\n  t:\n    columns:\n      c: { keep_domain: true }\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("transformer") && err.contains("tables.t"), "{err}");
+    }
+}

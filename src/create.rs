@@ -1,0 +1,335 @@
+//! `decoy dump create`: one snapshot, tables streamed in parallel through the transformers into
+//! chunks, the schema beside them, and the manifest written last as the commit point.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use bytes::{Bytes, BytesMut};
+use chrono::Utc;
+use connectors::postgres::{self, copy_text::RowRewriter, PgUrl, SchemaFilter, Snapshot};
+use futures_util::{StreamExt, TryStreamExt};
+use tokio::sync::mpsc;
+
+use crate::config::Config;
+use crate::datastore::Datastore;
+use crate::dump::{
+    self, ChunkManifest, ChunkWriter, ColumnManifest, FileManifest, Manifest, SchemaManifest, SourceManifest,
+    TableManifest, Totals, TransformedColumn,
+};
+use crate::plan::{self, Plan, TablePlan};
+use crate::progress::Progress;
+
+/// Bytes read from the server are handed to the writer thread in batches of about this size: large
+/// enough to amortise the hand-over, small enough to keep memory flat (a few batches per table).
+const BATCH_BYTES: usize = 1 << 20;
+/// Batches in flight per table between the reader and the writer thread.
+const BATCHES_IN_FLIGHT: usize = 4;
+
+pub async fn run(config: &Config, name: Option<String>) -> anyhow::Result<Manifest> {
+    let started = Instant::now();
+    let created_at = Utc::now();
+    let source = config.source.as_ref().ok_or_else(|| {
+        config.error_at(&["source"], "`source.url` is needed to create a dump (postgres://user@host/db)".into())
+    })?;
+    connectors::url::engine_of(&source.url).map_err(|e| config.error_at(&["source", "url"], e.to_string()))?;
+    let url = PgUrl::parse(&source.url).map_err(|e| config.error_at(&["source", "url"], e.to_string()))?;
+
+    let store: Arc<dyn Datastore> = Arc::from(crate::datastore::open(&config.datastore)?);
+    let name = name.unwrap_or_else(|| dump::new_dump_name(created_at));
+    dump::validate_name(&name)?;
+    if store.list_dumps()?.iter().any(|d| d.name == name) {
+        bail!(crate::error::ConfigError::new(format!(
+            "a dump named `{name}` already exists in {}; choose another --name or delete it first",
+            store.describe()
+        )));
+    }
+
+    let snapshot = Snapshot::export(&url).await?;
+    let schema = postgres::introspect(snapshot.client()).await?;
+    let plan = plan::build(config, &schema)?;
+    tracing::info!(
+        dump = %name,
+        snapshot = snapshot.id(),
+        tables = plan.tables.len(),
+        excluded = plan.excluded.len(),
+        "snapshot exported, plan ready"
+    );
+
+    // From here on, anything that fails removes what was written: no half dump is left to list.
+    let mut guard = PartialDump { store: store.clone(), name: name.clone(), armed: true };
+    let manifest = write_dump(config, &snapshot, &url, &plan, store.clone(), &name, created_at, started).await?;
+    guard.armed = false;
+    Ok(manifest)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn write_dump(
+    config: &Config,
+    snapshot: &Snapshot,
+    url: &PgUrl,
+    plan: &Plan,
+    store: Arc<dyn Datastore>,
+    name: &str,
+    created_at: chrono::DateTime<Utc>,
+    started: Instant,
+) -> anyhow::Result<Manifest> {
+    let filter = SchemaFilter { exclude_tables: plan.excluded.clone() };
+    let schema_scripts = postgres::dump_schema(url, snapshot.id(), &filter);
+
+    let mut schemas: Vec<String> = plan.tables.iter().map(|t| t.table.name.schema.clone()).collect();
+    schemas.sort();
+    schemas.dedup();
+    let sequences = snapshot.sequences(&schemas).await?;
+
+    // Largest tables first, so the longest stream starts at once and the small ones fill the gaps.
+    let mut order: Vec<&TablePlan> = plan.tables.iter().collect();
+    order.sort_by_key(|t| std::cmp::Reverse(t.table.estimated_bytes));
+    let progress = Progress::new("dumping", order.iter().filter(|t| !t.skipped).count() as u64);
+    let settings = &config.dump;
+    let tables = futures_util::stream::iter(order)
+        .map(|table| {
+            let store = store.clone();
+            let progress = progress.clone();
+            async move {
+                let manifest = dump_table(snapshot, store, name, table, settings.chunk_size, settings.compression_level)
+                    .await
+                    .with_context(|| format!("dumping table {} failed", table.table.name))?;
+                progress.table_done(&manifest.schema, &manifest.name, manifest.rows);
+                anyhow::Ok(manifest)
+            }
+        })
+        .buffer_unordered(settings.workers)
+        .try_collect::<Vec<_>>();
+    let (scripts, mut tables) = tokio::try_join!(async { schema_scripts.await.map_err(anyhow::Error::from) }, tables)?;
+    progress.finish();
+    tables.sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
+
+    let schema = SchemaManifest {
+        pre_data: write_script(store.as_ref(), name, "schema/pre-data.sql", &scripts.pre_data)?,
+        post_data: write_script(store.as_ref(), name, "schema/post-data.sql", &scripts.post_data)?,
+        clean: write_script(store.as_ref(), name, "schema/clean.sql", &scripts.clean)?,
+        sequences,
+    };
+    let totals = Totals {
+        tables: tables.len(),
+        rows: tables.iter().map(|t| t.rows).sum(),
+        chunks: tables.iter().map(|t| t.chunks.len()).sum(),
+        raw_bytes: tables.iter().map(|t| t.raw_bytes).sum(),
+        stored_bytes: tables.iter().map(|t| t.stored_bytes).sum::<u64>()
+            + schema.pre_data.bytes
+            + schema.post_data.bytes
+            + schema.clean.bytes,
+    };
+    let manifest = Manifest {
+        format_version: dump::FORMAT_VERSION,
+        tool: format!("decoy {}", env!("CARGO_PKG_VERSION")),
+        name: name.to_string(),
+        created_at,
+        finished_at: Utc::now(),
+        duration_ms: started.elapsed().as_millis() as u64,
+        source: SourceManifest {
+            engine: "postgresql".into(),
+            server_version: snapshot.server_version().to_string(),
+            database: url.dbname().map(str::to_string),
+        },
+        schema,
+        tables,
+        encryption: None,
+        totals,
+    };
+    let json = serde_json::to_vec_pretty(&manifest)?;
+    store
+        .write_all(&format!("{name}/{}", dump::MANIFEST), &json)
+        .with_context(|| format!("writing the manifest of dump {name} failed"))?;
+    Ok(manifest)
+}
+
+fn write_script(store: &dyn Datastore, dump: &str, path: &str, text: &str) -> anyhow::Result<FileManifest> {
+    use sha2::Digest;
+    store
+        .write_all(&format!("{dump}/{path}"), text.as_bytes())
+        .with_context(|| format!("writing {path} of dump {dump} failed"))?;
+    Ok(FileManifest {
+        path: path.to_string(),
+        bytes: text.len() as u64,
+        sha256: hex::encode(sha2::Sha256::digest(text.as_bytes())),
+    })
+}
+
+async fn dump_table(
+    snapshot: &Snapshot,
+    store: Arc<dyn Datastore>,
+    dump: &str,
+    plan: &TablePlan,
+    chunk_size: u64,
+    level: i32,
+) -> anyhow::Result<TableManifest> {
+    let table = &plan.table;
+    let mut manifest = TableManifest {
+        schema: table.name.schema.clone(),
+        name: table.name.name.clone(),
+        columns: table.columns.iter().map(|c| ColumnManifest { name: c.name.clone(), type_name: c.type_name.clone() }).collect(),
+        copied_columns: plan.columns.iter().map(|c| c.name.clone()).collect(),
+        skipped: plan.skipped,
+        rows: 0,
+        raw_bytes: 0,
+        stored_bytes: 0,
+        transformed: plan
+            .transformed()
+            .map(|(column, rule)| TransformedColumn {
+                column: column.to_string(),
+                transformer: rule.transformer.clone(),
+                follows: rule.follows.clone(),
+            })
+            .collect(),
+        chunks: Vec::new(),
+    };
+    if plan.skipped {
+        return Ok(manifest);
+    }
+    let worker = snapshot.worker().await?;
+    let columns: Vec<&str> = plan.columns.iter().map(|c| c.name.as_str()).collect();
+    let stream = worker.copy_out(&table.name, &columns).await?;
+    let rewriter = RowRewriter::new(
+        plan.columns.iter().map(|c| (c.name.clone(), c.rule.as_ref().map(|r| r.implementation.clone()))).collect(),
+    );
+
+    let (tx, rx) = mpsc::channel::<Bytes>(BATCHES_IN_FLIGHT);
+    let writer = {
+        let dump = dump.to_string();
+        let name = table.name.clone();
+        tokio::task::spawn_blocking(move || {
+            write_chunks(rx, &rewriter, store.as_ref(), &dump, &name, chunk_size, level)
+        })
+    };
+
+    let mut read_error = None;
+    let mut batch = BytesMut::with_capacity(BATCH_BYTES);
+    futures_util::pin_mut!(stream);
+    while let Some(piece) = stream.next().await {
+        match piece {
+            Ok(piece) => batch.extend_from_slice(&piece),
+            Err(e) => {
+                read_error = Some(e);
+                break;
+            }
+        }
+        if batch.len() >= BATCH_BYTES && tx.send(batch.split().freeze()).await.is_err() {
+            break; // the writer stopped: its error is reported below
+        }
+    }
+    if read_error.is_none() {
+        if !batch.is_empty() {
+            let _ = tx.send(batch.freeze()).await;
+        }
+        // An empty batch marks the end: a channel closed without it means the dump was abandoned
+        // (an error or a signal), and the writer must not commit what it holds.
+        let _ = tx.send(Bytes::new()).await;
+    }
+    drop(tx);
+    let written = writer.await.context("the chunk writer thread panicked")?;
+    if let Some(e) = read_error {
+        return Err(e.into());
+    }
+    manifest.chunks = written?;
+    manifest.rows = manifest.chunks.iter().map(|c| c.rows).sum();
+    manifest.raw_bytes = manifest.chunks.iter().map(|c| c.raw_bytes).sum();
+    manifest.stored_bytes = manifest.chunks.iter().map(|c| c.stored_bytes).sum();
+    Ok(manifest)
+}
+
+/// Runs on a blocking thread: splits batches into rows, rewrites transformed fields, and rolls over to
+/// a new chunk at a row boundary once the current one holds `chunk_size` bytes.
+fn write_chunks(
+    mut rx: mpsc::Receiver<Bytes>,
+    rewriter: &RowRewriter,
+    store: &dyn Datastore,
+    dump: &str,
+    table: &connectors::QualifiedName,
+    chunk_size: u64,
+    level: i32,
+) -> anyhow::Result<Vec<ChunkManifest>> {
+    let mut chunks = Vec::new();
+    let mut current: Option<ChunkWriter> = None;
+    let mut carry: Vec<u8> = Vec::new();
+    let mut rewritten: Vec<u8> = Vec::with_capacity(BATCH_BYTES + BATCH_BYTES / 4);
+    let mut row_number: u64 = 0;
+    let mut complete_table = false;
+    while let Some(batch) = rx.blocking_recv() {
+        if batch.is_empty() {
+            complete_table = true;
+            break;
+        }
+        let Some(last_newline) = batch.iter().rposition(|&b| b == b'\n') else {
+            carry.extend_from_slice(&batch);
+            continue;
+        };
+        let joined;
+        let complete: &[u8] = if carry.is_empty() {
+            &batch[..=last_newline]
+        } else {
+            carry.extend_from_slice(&batch[..=last_newline]);
+            joined = std::mem::take(&mut carry);
+            &joined
+        };
+        let rows = complete.iter().filter(|&&b| b == b'\n').count() as u64;
+        let data: &[u8] = if rewriter.is_passthrough() {
+            complete
+        } else {
+            rewritten.clear();
+            for line in complete[..complete.len() - 1].split(|&b| b == b'\n') {
+                row_number += 1;
+                rewriter
+                    .rewrite(line, &mut rewritten)
+                    .with_context(|| format!("table {table}, row {row_number}"))?;
+            }
+            &rewritten
+        };
+        if current.is_none() {
+            let index = chunks.len();
+            let key = dump::chunk_key(dump, table, index);
+            let path = key[dump.len() + 1..].to_string();
+            current = Some(
+                ChunkWriter::create(store, &key, path, level)
+                    .with_context(|| format!("cannot create chunk {key} in {}", store.describe()))?,
+            );
+        }
+        let writer = current.as_mut().expect("a chunk is open");
+        writer.write_rows(data, rows).with_context(|| format!("writing a chunk of table {table} failed"))?;
+        if writer.raw_bytes() >= chunk_size {
+            let finished = current.take().expect("a chunk is open");
+            chunks.push(finished.finish().with_context(|| format!("finishing a chunk of table {table} failed"))?);
+        }
+        carry.extend_from_slice(&batch[last_newline + 1..]);
+    }
+    if !complete_table {
+        bail!("the dump of table {table} stopped before the table was complete");
+    }
+    if !carry.is_empty() {
+        bail!("the server's COPY data for table {table} ended in the middle of a row");
+    }
+    if let Some(writer) = current {
+        chunks.push(writer.finish().with_context(|| format!("finishing a chunk of table {table} failed"))?);
+    }
+    Ok(chunks)
+}
+
+/// Deletes a dump folder unless disarmed: a failed or interrupted run leaves nothing that looks usable.
+struct PartialDump {
+    store: Arc<dyn Datastore>,
+    name: String,
+    armed: bool,
+}
+
+impl Drop for PartialDump {
+    fn drop(&mut self) {
+        if self.armed {
+            match self.store.delete_dump(&self.name) {
+                Ok(()) => tracing::info!(dump = %self.name, "removed the partial dump"),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => tracing::warn!(dump = %self.name, error = %e, "could not remove the partial dump; `decoy dump delete` removes it"),
+            }
+        }
+    }
+}

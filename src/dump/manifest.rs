@@ -1,0 +1,133 @@
+//! manifest.json: everything needed to list, verify and restore a dump. No secrets: no URL, no
+//! password, no salt.
+
+use chrono::{DateTime, Utc};
+use connectors::postgres::Sequence;
+use serde::{Deserialize, Serialize};
+
+/// Bumped on any incompatible change; readers refuse versions they do not know.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format_version: u32,
+    /// `decoy <version>` that wrote the dump.
+    pub tool: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub duration_ms: u64,
+    pub source: SourceManifest,
+    pub schema: SchemaManifest,
+    pub tables: Vec<TableManifest>,
+    /// Chunks are plain zstd: an encryption section is added by the release that adds encryption.
+    pub encryption: Option<serde_json::Value>,
+    pub totals: Totals,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SourceManifest {
+    pub engine: String,
+    pub server_version: String,
+    /// Database name only, never the URL.
+    pub database: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SchemaManifest {
+    pub pre_data: FileManifest,
+    pub post_data: FileManifest,
+    pub clean: FileManifest,
+    pub sequences: Vec<Sequence>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FileManifest {
+    /// Key relative to the dump folder.
+    pub path: String,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TableManifest {
+    pub schema: String,
+    pub name: String,
+    pub columns: Vec<ColumnManifest>,
+    /// Columns present in the chunks, in order (generated columns are recomputed on restore).
+    pub copied_columns: Vec<String>,
+    /// True for `skip`: the table is recreated empty.
+    pub skipped: bool,
+    pub rows: u64,
+    pub raw_bytes: u64,
+    pub stored_bytes: u64,
+    pub transformed: Vec<TransformedColumn>,
+    pub chunks: Vec<ChunkManifest>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ColumnManifest {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TransformedColumn {
+    pub column: String,
+    pub transformer: String,
+    /// Set when the rule came from the key this column references (`schema.table.column`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub follows: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ChunkManifest {
+    /// Key relative to the dump folder: `data/<table>/<n>.copy.zst`.
+    pub path: String,
+    pub rows: u64,
+    /// Uncompressed COPY text bytes.
+    pub raw_bytes: u64,
+    /// Bytes as stored, which the checksum covers.
+    pub stored_bytes: u64,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Totals {
+    pub tables: usize,
+    pub rows: u64,
+    pub chunks: usize,
+    pub raw_bytes: u64,
+    pub stored_bytes: u64,
+}
+
+impl Manifest {
+    pub fn parse(bytes: &[u8], name: &str) -> anyhow::Result<Manifest> {
+        #[derive(Deserialize)]
+        struct Version {
+            format_version: u32,
+        }
+        let version: Version = serde_json::from_slice(bytes)
+            .map_err(|e| anyhow::anyhow!("the manifest of dump `{name}` is not valid JSON ({e}); the dump is damaged"))?;
+        if version.format_version > FORMAT_VERSION {
+            anyhow::bail!(
+                "dump `{name}` uses dump format {} but this decoy reads up to {FORMAT_VERSION}; upgrade decoy",
+                version.format_version
+            );
+        }
+        serde_json::from_slice(bytes)
+            .map_err(|e| anyhow::anyhow!("the manifest of dump `{name}` cannot be read ({e}); the dump is damaged"))
+    }
+
+    pub fn load(store: &dyn crate::datastore::Datastore, name: &str) -> anyhow::Result<Manifest> {
+        let bytes = store
+            .read_all(&format!("{name}/{}", super::MANIFEST))
+            .map_err(|e| anyhow::anyhow!("cannot read the manifest of dump `{name}` in {}: {e}", store.describe()))?;
+        Manifest::parse(&bytes, name)
+    }
+
+    pub fn table_name(table: &TableManifest) -> connectors::QualifiedName {
+        connectors::QualifiedName::new(&table.schema, &table.name)
+    }
+}

@@ -1,0 +1,53 @@
+//! decoy: safe, small, realistic copies of production databases.
+
+mod cli;
+mod commands;
+mod config;
+mod create;
+mod datastore;
+mod dump;
+mod error;
+mod glob;
+mod logging;
+mod plan;
+mod progress;
+mod restore;
+mod units;
+
+use clap::Parser;
+
+fn main() {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    logging::init(cli.log_format, cli.verbose, cli.quiet);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+    let result = runtime.block_on(async {
+        tokio::select! {
+            result = commands::run(cli.command) => result,
+            signal = shutdown_signal() => Err(anyhow::anyhow!("interrupted by {signal}; nothing was left that looks complete")),
+        }
+    });
+    // Dropping the runtime waits for blocking writer threads, which stop at their next batch.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(10));
+    if let Err(err) = result {
+        tracing::error!("{err:#}");
+        eprintln!("error: {err:#}");
+        std::process::exit(error::exit_code(&err));
+    }
+}
+
+/// SIGINT or SIGTERM (what Kubernetes sends a CronJob pod). Dropping the command's future runs its
+/// cleanup (a partial dump is removed).
+async fn shutdown_signal() -> &'static str {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("a SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    }
+}

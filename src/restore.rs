@@ -1,0 +1,174 @@
+//! `decoy dump restore`: schema without constraints, data in parallel with COPY FROM streamed straight
+//! from the datastore (verified as it goes), then indexes, constraints, foreign keys and sequences.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use bytes::Bytes;
+use connectors::postgres::{self, quote_ident, quote_qualified, PgUrl};
+use connectors::ConnectorError;
+use futures_util::{StreamExt, TryStreamExt};
+use tokio::sync::mpsc;
+
+use crate::datastore::Datastore;
+use crate::dump::{self, FileManifest, Manifest, TableManifest};
+use crate::progress::Progress;
+
+/// What a restore did, for the final summary.
+pub struct Restored {
+    pub tables: usize,
+    pub rows: u64,
+}
+
+pub async fn to_database(
+    store: Arc<dyn Datastore>,
+    manifest: &Manifest,
+    url: &PgUrl,
+    clean: bool,
+    workers: usize,
+) -> anyhow::Result<Restored> {
+    let client = postgres::connect(url).await?;
+    let pre_data = read_script(store.as_ref(), manifest, &manifest.schema.pre_data)?;
+    let post_data = read_script(store.as_ref(), manifest, &manifest.schema.post_data)?;
+    if clean {
+        let script = read_script(store.as_ref(), manifest, &manifest.schema.clean)?;
+        postgres::run_script(&client, "dropping what the dump contains (--clean)", &script).await?;
+    } else {
+        refuse_existing_tables(&client, manifest, url).await?;
+    }
+    postgres::run_script(&client, "creating the schema (schema/pre-data.sql)", &pre_data).await?;
+
+    let progress = Progress::new("restoring", manifest.tables.iter().filter(|t| !t.chunks.is_empty()).count() as u64);
+    let mut order: Vec<&TableManifest> = manifest.tables.iter().filter(|t| !t.chunks.is_empty()).collect();
+    order.sort_by_key(|t| std::cmp::Reverse(t.raw_bytes));
+    let rows: Vec<u64> = futures_util::stream::iter(order)
+        .map(|table| {
+            let store = store.clone();
+            let progress = progress.clone();
+            async move {
+                let rows = load_table(store, &manifest.name, table, url)
+                    .await
+                    .with_context(|| format!("restoring table {}.{} failed", table.schema, table.name))?;
+                progress.table_done(&table.schema, &table.name, rows);
+                anyhow::Ok(rows)
+            }
+        })
+        .buffer_unordered(workers)
+        .try_collect()
+        .await?;
+    progress.finish();
+
+    postgres::run_script(&client, "creating indexes, constraints and foreign keys (schema/post-data.sql)", &post_data)
+        .await?;
+    postgres::set_sequences(&client, &manifest.schema.sequences).await?;
+    Ok(Restored { tables: manifest.tables.len(), rows: rows.iter().sum() })
+}
+
+/// Restoring over existing tables would mix two datasets: ask for --clean instead.
+async fn refuse_existing_tables(client: &tokio_postgres::Client, manifest: &Manifest, url: &PgUrl) -> anyhow::Result<()> {
+    let schemas: Vec<String> = manifest.tables.iter().map(|t| t.schema.clone()).collect();
+    let names: Vec<String> = manifest.tables.iter().map(|t| t.name.clone()).collect();
+    let rows = client
+        .query(
+            "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             JOIN unnest($1::text[], $2::text[]) AS d(s, t) ON d.s = n.nspname AND d.t = c.relname \
+             WHERE c.relkind IN ('r', 'p') ORDER BY 1 LIMIT 5",
+            &[&schemas, &names],
+        )
+        .await
+        .map_err(ConnectorError::query("checking the target for existing tables"))?;
+    if !rows.is_empty() {
+        let existing: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+        bail!(crate::error::ConfigError::new(format!(
+            "{url} already has tables of this dump ({}); restore into an empty database, or pass --clean to drop and \
+             recreate everything the dump contains",
+            existing.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+async fn load_table(store: Arc<dyn Datastore>, dump: &str, table: &TableManifest, url: &PgUrl) -> anyhow::Result<u64> {
+    let client = postgres::connect(url).await?;
+    // A test database does not need every commit flushed before the next row arrives.
+    client
+        .batch_execute("SET synchronous_commit TO off")
+        .await
+        .map_err(ConnectorError::query("preparing a restore connection"))?;
+    let (tx, rx) = mpsc::channel::<Result<Bytes, ConnectorError>>(4);
+    let reader = {
+        let dump = dump.to_string();
+        let chunks = table.chunks.clone();
+        tokio::task::spawn_blocking(move || {
+            for chunk in &chunks {
+                let result = dump::read_chunk(store.as_ref(), &dump, chunk, &mut |bytes: &[u8]| {
+                    tx.blocking_send(Ok(Bytes::copy_from_slice(bytes))).map_err(|_| anyhow::anyhow!("load stopped"))
+                });
+                if let Err(e) = result {
+                    // The COPY is abandoned on this error, so the table's rows are rolled back.
+                    let _ = tx.blocking_send(Err(ConnectorError::Tool(e.to_string())));
+                    return;
+                }
+            }
+        })
+    };
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    let name = Manifest::table_name(table);
+    let loaded = postgres::copy_in(&client, &name, &table.copied_columns, stream).await;
+    reader.await.context("the chunk reader thread panicked")?;
+    let rows = loaded?;
+    if rows != table.rows {
+        bail!("loaded {rows} rows into {name} where the manifest says {}", table.rows);
+    }
+    Ok(rows)
+}
+
+fn read_script(store: &dyn Datastore, manifest: &Manifest, file: &FileManifest) -> anyhow::Result<String> {
+    use sha2::Digest;
+    let key = format!("{}/{}", manifest.name, file.path);
+    let bytes = store.read_all(&key).with_context(|| format!("cannot read {key} from {}", store.describe()))?;
+    let digest = hex::encode(sha2::Sha256::digest(&bytes));
+    if digest != file.sha256 {
+        bail!("{key} is corrupted: its checksum does not match the manifest");
+    }
+    String::from_utf8(bytes).with_context(|| format!("{key} is not UTF-8"))
+}
+
+/// Writes a plain SQL script that `psql -f` loads: schema, COPY blocks, constraints, sequences.
+pub fn to_script(store: &dyn Datastore, manifest: &Manifest, clean: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    writeln!(
+        out,
+        "-- decoy dump {} of database {} (PostgreSQL {}), created {}\n-- Load with: psql -v ON_ERROR_STOP=1 -f FILE\n",
+        manifest.name,
+        manifest.source.database.as_deref().unwrap_or("?"),
+        manifest.source.server_version,
+        manifest.created_at.to_rfc3339()
+    )?;
+    if clean {
+        out.write_all(read_script(store, manifest, &manifest.schema.clean)?.as_bytes())?;
+    }
+    out.write_all(read_script(store, manifest, &manifest.schema.pre_data)?.as_bytes())?;
+    for table in manifest.tables.iter().filter(|t| !t.chunks.is_empty()) {
+        let columns: Vec<String> = table.copied_columns.iter().map(|c| quote_ident(c)).collect();
+        writeln!(out, "\nCOPY {} ({}) FROM stdin;", quote_qualified(&Manifest::table_name(table)), columns.join(", "))?;
+        for chunk in &table.chunks {
+            dump::read_chunk(store, &manifest.name, chunk, &mut |bytes: &[u8]| Ok(out.write_all(bytes)?))?;
+        }
+        writeln!(out, "\\.")?;
+    }
+    out.write_all(b"\n")?;
+    out.write_all(read_script(store, manifest, &manifest.schema.post_data)?.as_bytes())?;
+    for seq in &manifest.schema.sequences {
+        let name = quote_qualified(&connectors::QualifiedName::new(&seq.schema, &seq.name));
+        let name = name.replace('\'', "''");
+        // Guarded like the database path: a sequence left out with its table is passed over.
+        writeln!(
+            out,
+            "SELECT pg_catalog.setval(to_regclass('{name}'), {}, {}) WHERE to_regclass('{name}') IS NOT NULL;",
+            seq.last_value, seq.is_called
+        )?;
+    }
+    out.flush()?;
+    Ok(())
+}

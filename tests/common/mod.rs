@@ -1,0 +1,164 @@
+//! Shared helpers for tests against the real PostgreSQL on this machine (started by
+//! scripts/services.sh). Each test creates its own uniquely named databases and drops them.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Server to test against; `DECOY_TEST_PG` overrides (user must be able to create databases).
+pub fn server() -> String {
+    std::env::var("DECOY_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub struct TestDb {
+    pub name: String,
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+impl TestDb {
+    pub fn create(prefix: &str) -> TestDb {
+        let name = format!("decoy_t_{prefix}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
+        psql("postgres", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        // UTF8 whatever the cluster default: the fixtures hold non-ASCII text.
+        psql("postgres", &format!("CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'"));
+        TestDb { name }
+    }
+
+    pub fn url(&self) -> String {
+        format!("{}/{}", server(), self.name)
+    }
+
+    /// Runs SQL and returns psql's unaligned, tuples-only output.
+    pub fn sql(&self, sql: &str) -> String {
+        psql(&self.name, sql)
+    }
+
+    pub fn load(&self, file: &Path, vars: &[(&str, &str)]) {
+        let mut cmd = psql_command(&self.name);
+        for (k, v) in vars {
+            cmd.arg("-v").arg(format!("{k}={v}"));
+        }
+        let out = cmd.arg("-f").arg(file).output().expect("psql runs");
+        assert!(out.status.success(), "loading {}: {}", file.display(), String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// Every user table (partitioned parents included), qualified and quoted.
+    pub fn tables(&self) -> Vec<String> {
+        self.sql(
+            "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('r','p') AND n.nspname NOT IN ('pg_catalog','information_schema') \
+             AND n.nspname NOT LIKE 'pg_toast%' ORDER BY 1",
+        )
+        .lines()
+        .map(str::to_string)
+        .collect()
+    }
+
+    /// A table's rows in COPY text format, sorted: equal output means equal data.
+    pub fn rows(&self, table: &str) -> Vec<String> {
+        let out = psql_command(&self.name)
+            .arg("-c")
+            .arg(format!("COPY (SELECT * FROM {table}) TO STDOUT"))
+            .output()
+            .expect("psql runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let mut rows: Vec<String> = String::from_utf8(out.stdout).unwrap().lines().map(str::to_string).collect();
+        rows.sort();
+        rows
+    }
+
+    pub fn count(&self, sql: &str) -> i64 {
+        self.sql(sql).trim().parse().unwrap_or_else(|_| panic!("not a number from {sql}"))
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let _ = psql_command("postgres").arg("-c").arg(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).output();
+    }
+}
+
+fn psql_command(db: &str) -> Command {
+    let mut cmd = Command::new("psql");
+    cmd.arg(format!("{}/{db}", server())).args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"]);
+    cmd
+}
+
+pub fn psql(db: &str, sql: &str) -> String {
+    let out = psql_command(db).arg("-c").arg(sql).output().expect("psql runs");
+    assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A scratch folder with a config file for one test.
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    pub fn new() -> Workspace {
+        Workspace { dir: tempfile::tempdir().unwrap() }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn dumps(&self) -> PathBuf {
+        self.dir.path().join("dumps")
+    }
+
+    /// Writes `decoy.yaml` with the given source URL and body appended (datastore under the workspace).
+    pub fn config(&self, source_url: &str, body: &str) -> PathBuf {
+        let path = self.dir.path().join("decoy.yaml");
+        let text = format!(
+            "source:\n  url: {source_url}\ndatastore:\n  local:\n    path: {}\nsalt: test-salt-not-secret\n{body}",
+            self.dumps().display()
+        );
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    pub fn decoy(&self, args: &[&str]) -> Output {
+        let out = Command::new(env!("CARGO_BIN_EXE_decoy"))
+            .args(args)
+            .current_dir(self.path())
+            .env_remove("DECOY_SALT")
+            .env("DECOY_CONFIG", self.path().join("decoy.yaml"))
+            .output()
+            .expect("decoy runs");
+        out
+    }
+
+    /// Runs decoy and asserts success, returning stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.decoy(args);
+        assert!(
+            out.status.success(),
+            "decoy {args:?} failed ({:?}):\n{}\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs decoy, asserts the exit code, and returns stderr.
+    pub fn fails(&self, args: &[&str], code: i32) -> String {
+        let out = self.decoy(args);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(code), "decoy {args:?}: stdout {} stderr {stderr}", String::from_utf8_lossy(&out.stdout));
+        stderr
+    }
+
+    pub fn list(&self) -> Vec<serde_json::Value> {
+        serde_json::from_str(&self.ok(&["dump", "list", "--json"])).unwrap()
+    }
+}
