@@ -7,6 +7,7 @@
 mod column;
 mod engine;
 mod error;
+mod fpe;
 mod registry;
 mod value;
 

@@ -29,14 +29,17 @@ impl std::fmt::Display for PgUrl {
 
 impl PgUrl {
     pub fn parse(url: &str) -> Result<Self, ConnectorError> {
-        let mut config = Config::from_str(url).map_err(|e| {
-            ConnectorError::Url(format!("`{}` is not a valid PostgreSQL URL: {e}", redact(url)))
-        })?;
+        let mut config = Config::from_str(url)
+            .map_err(|e| ConnectorError::Url(format!("`{}` is not a valid PostgreSQL URL: {e}", redact(url))))?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
         }
         config.application_name("decoy");
-        Ok(PgUrl { config, redacted: redact(url), raw_without_password: strip_password(url) })
+        Ok(PgUrl {
+            config,
+            redacted: redact(url),
+            raw_without_password: strip_password(url),
+        })
     }
 
     pub fn config(&self) -> &Config {
@@ -54,13 +57,19 @@ impl PgUrl {
     }
 
     pub fn password(&self) -> Option<String> {
-        self.config.get_password().map(|p| String::from_utf8_lossy(p).into_owned())
+        self.config
+            .get_password()
+            .map(|p| String::from_utf8_lossy(p).into_owned())
     }
 }
 
 fn strip_password(url: &str) -> String {
     let redacted = redact(url);
-    redacted.replace(":***@", "@").replace("password=***&", "").replace("&password=***", "").replace("?password=***", "")
+    redacted
+        .replace(":***@", "@")
+        .replace("password=***&", "")
+        .replace("&password=***", "")
+        .replace("?password=***", "")
 }
 
 /// Opens a connection and drives it on the runtime. Errors say which server and why, without the

@@ -159,9 +159,10 @@ impl RowRewriter {
                 },
             },
         };
-        let output = rule
-            .transform(input)
-            .map_err(|source| RewriteError::Transform { column: self.names[index].clone(), source })?;
+        let output = rule.transform(input).map_err(|source| RewriteError::Transform {
+            column: self.names[index].clone(),
+            source,
+        })?;
         write_value(&output, out);
         Ok(())
     }
@@ -213,8 +214,11 @@ mod tests {
 
     #[test]
     fn rewrites_only_transformed_fields() {
-        let rewriter =
-            RowRewriter::new(vec![("id".into(), None), ("name".into(), Some(Arc::new(Upper))), ("note".into(), None)]);
+        let rewriter = RowRewriter::new(vec![
+            ("id".into(), None),
+            ("name".into(), Some(Arc::new(Upper))),
+            ("note".into(), None),
+        ]);
         let mut out = Vec::new();
         rewriter.rewrite(b"1\tj\\to\\\\e\t\\N", &mut out).unwrap();
         rewriter.rewrite(b"2\t\\N\tx\\ty", &mut out).unwrap();

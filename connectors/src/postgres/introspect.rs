@@ -64,7 +64,10 @@ WHERE i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL AND i.indrelid 
 
 /// Introspects every user table (partitions included; extension-owned tables excluded).
 pub async fn introspect(client: &Client) -> Result<Schema, ConnectorError> {
-    let table_rows = client.query(TABLES, &[]).await.map_err(ConnectorError::query("listing tables"))?;
+    let table_rows = client
+        .query(TABLES, &[])
+        .await
+        .map_err(ConnectorError::query("listing tables"))?;
     let mut tables: Vec<(Oid, Table, bool)> = Vec::with_capacity(table_rows.len());
     for row in &table_rows {
         let root = match (row.get::<_, Option<String>>(6), row.get::<_, Option<String>>(7)) {
@@ -97,15 +100,22 @@ pub async fn introspect(client: &Client) -> Result<Schema, ConnectorError> {
         .map(|row| (row.get(0), row.get(1)))
         .collect();
 
-    let column_rows = client.query(COLUMNS, &[&oids]).await.map_err(ConnectorError::query("listing columns"))?;
+    let column_rows = client
+        .query(COLUMNS, &[&oids])
+        .await
+        .map_err(ConnectorError::query("listing columns"))?;
     for row in column_rows {
-        let Some(&i) = index.get(&row.get::<_, Oid>(0)) else { continue };
+        let Some(&i) = index.get(&row.get::<_, Oid>(0)) else {
+            continue;
+        };
         let base: String = row.get(5);
         let typmod: i32 = row.get(6);
         let typtype: i8 = row.get(7);
         let type_oid: Oid = row.get(8);
         let kind = if typtype as u8 == b'e' {
-            ColumnKind::Enum { values: enums.get(&type_oid).cloned().unwrap_or_default() }
+            ColumnKind::Enum {
+                values: enums.get(&type_oid).cloned().unwrap_or_default(),
+            }
         } else {
             column_kind(&base, typmod)
         };
@@ -118,10 +128,14 @@ pub async fn introspect(client: &Client) -> Result<Schema, ConnectorError> {
         });
     }
 
-    let constraint_rows =
-        client.query(CONSTRAINTS, &[&oids]).await.map_err(ConnectorError::query("listing constraints"))?;
+    let constraint_rows = client
+        .query(CONSTRAINTS, &[&oids])
+        .await
+        .map_err(ConnectorError::query("listing constraints"))?;
     for row in constraint_rows {
-        let Some(&i) = index.get(&row.get::<_, Oid>(0)) else { continue };
+        let Some(&i) = index.get(&row.get::<_, Oid>(0)) else {
+            continue;
+        };
         let table = &mut tables[i].1;
         let columns: Vec<String> = row.get(3);
         match row.get::<_, String>(1).as_str() {
@@ -139,10 +153,14 @@ pub async fn introspect(client: &Client) -> Result<Schema, ConnectorError> {
         }
     }
 
-    let index_rows =
-        client.query(UNIQUE_INDEXES, &[&oids]).await.map_err(ConnectorError::query("listing unique indexes"))?;
+    let index_rows = client
+        .query(UNIQUE_INDEXES, &[&oids])
+        .await
+        .map_err(ConnectorError::query("listing unique indexes"))?;
     for row in index_rows {
-        let Some(&i) = index.get(&row.get::<_, Oid>(0)) else { continue };
+        let Some(&i) = index.get(&row.get::<_, Oid>(0)) else {
+            continue;
+        };
         let columns: Vec<String> = row.get(1);
         let table = &mut tables[i].1;
         if !columns.is_empty() && !table.unique.contains(&columns) {
@@ -166,9 +184,18 @@ pub async fn introspect(client: &Client) -> Result<Schema, ConnectorError> {
 fn column_kind(base: &str, typmod: i32) -> ColumnKind {
     let length = (typmod >= 4).then(|| (typmod - 4) as u32);
     match base {
-        "int2" => ColumnKind::Int { bits: 16, unsigned: false },
-        "int4" => ColumnKind::Int { bits: 32, unsigned: false },
-        "int8" => ColumnKind::Int { bits: 64, unsigned: false },
+        "int2" => ColumnKind::Int {
+            bits: 16,
+            unsigned: false,
+        },
+        "int4" => ColumnKind::Int {
+            bits: 32,
+            unsigned: false,
+        },
+        "int8" => ColumnKind::Int {
+            bits: 64,
+            unsigned: false,
+        },
         "varchar" | "bpchar" => ColumnKind::Text { max_chars: length },
         "text" | "citext" | "name" => ColumnKind::Text { max_chars: None },
         "numeric" => ColumnKind::Numeric {
@@ -198,9 +225,18 @@ mod tests {
         assert_eq!(column_kind("varchar", -1), ColumnKind::Text { max_chars: None });
         assert_eq!(
             column_kind("numeric", ((12 << 16) | 2) + 4),
-            ColumnKind::Numeric { precision: Some(12), scale: Some(2) }
+            ColumnKind::Numeric {
+                precision: Some(12),
+                scale: Some(2)
+            }
         );
-        assert_eq!(column_kind("int2", -1), ColumnKind::Int { bits: 16, unsigned: false });
+        assert_eq!(
+            column_kind("int2", -1),
+            ColumnKind::Int {
+                bits: 16,
+                unsigned: false
+            }
+        );
         assert_eq!(column_kind("_text", -1), ColumnKind::Other("_text".into()));
     }
 }

@@ -29,7 +29,11 @@ pub async fn dump_schema(url: &PgUrl, snapshot: &str, filter: &SchemaFilter) -> 
     let post = run_pg_dump(url, snapshot, filter, &["--section=post-data"]);
     let clean = run_pg_dump(url, snapshot, filter, &["--clean", "--if-exists"]);
     let (pre, post, clean) = tokio::try_join!(pre, post, clean)?;
-    Ok(SchemaScripts { pre_data: pre, post_data: post, clean: drops_only(&clean) })
+    Ok(SchemaScripts {
+        pre_data: pre,
+        post_data: post,
+        clean: drops_only(&clean),
+    })
 }
 
 async fn run_pg_dump(
@@ -43,7 +47,13 @@ async fn run_pg_dump(
         .arg("--schema-only")
         .arg(format!("--snapshot={snapshot}"))
         // Test databases rarely have production's roles: ownership and grants would fail to restore.
-        .args(["--no-owner", "--no-privileges", "--no-subscriptions", "--no-publications", "--no-security-labels"])
+        .args([
+            "--no-owner",
+            "--no-privileges",
+            "--no-subscriptions",
+            "--no-publications",
+            "--no-security-labels",
+        ])
         .args(extra);
     for table in &filter.exclude_tables {
         command.arg(format!("--exclude-table={}", pattern(table)));
@@ -111,7 +121,8 @@ mod tests {
 
     #[test]
     fn clean_script_stops_before_the_first_object() {
-        let script = "SET a = 1;\nDROP TABLE IF EXISTS public.t;\n\n--\n-- Name: t; Type: TABLE\n--\nCREATE TABLE t ();\n";
+        let script =
+            "SET a = 1;\nDROP TABLE IF EXISTS public.t;\n\n--\n-- Name: t; Type: TABLE\n--\nCREATE TABLE t ();\n";
         assert_eq!(drops_only(script), "SET a = 1;\nDROP TABLE IF EXISTS public.t;\n\n");
     }
 }

@@ -29,7 +29,11 @@ where
     S: Stream<Item = Result<Bytes, ConnectorError>>,
 {
     let column_list: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
-    let sql = format!("COPY {} ({}) FROM STDIN", quote_qualified(table), column_list.join(", "));
+    let sql = format!(
+        "COPY {} ({}) FROM STDIN",
+        quote_qualified(table),
+        column_list.join(", ")
+    );
     let describe = |e: tokio_postgres::Error| {
         ConnectorError::Tool(format!("loading table {table} failed: {}", describe_pg_error(&e)))
     };
@@ -49,14 +53,17 @@ pub async fn set_sequences(client: &Client, sequences: &[Sequence]) -> Result<()
     const SQL: &str = "SELECT pg_catalog.setval(to_regclass($1), $2, $3) WHERE to_regclass($1) IS NOT NULL";
     for seq in sequences {
         let name = quote_qualified(&QualifiedName::new(&seq.schema, &seq.name));
-        client.execute(SQL, &[&name, &seq.last_value, &seq.is_called]).await.map_err(|e| {
-            ConnectorError::Tool(format!(
-                "setting sequence {}.{} failed: {}",
-                seq.schema,
-                seq.name,
-                describe_pg_error(&e)
-            ))
-        })?;
+        client
+            .execute(SQL, &[&name, &seq.last_value, &seq.is_called])
+            .await
+            .map_err(|e| {
+                ConnectorError::Tool(format!(
+                    "setting sequence {}.{} failed: {}",
+                    seq.schema,
+                    seq.name,
+                    describe_pg_error(&e)
+                ))
+            })?;
     }
     Ok(())
 }

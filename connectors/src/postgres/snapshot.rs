@@ -32,12 +32,22 @@ impl Snapshot {
         coordinator
             .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .await
-            .map_err(|e| ConnectorError::Tool(format!("cannot start a snapshot transaction: {}", describe_pg_error(&e))))?;
+            .map_err(|e| {
+                ConnectorError::Tool(format!(
+                    "cannot start a snapshot transaction: {}",
+                    describe_pg_error(&e)
+                ))
+            })?;
         let row = coordinator
             .query_one("SELECT pg_export_snapshot(), current_setting('server_version')", &[])
             .await
             .map_err(|e| ConnectorError::Tool(format!("cannot export a snapshot: {}", describe_pg_error(&e))))?;
-        Ok(Snapshot { url: url.clone(), coordinator, id: row.get(0), server_version: row.get(1) })
+        Ok(Snapshot {
+            url: url.clone(),
+            coordinator,
+            id: row.get(0),
+            server_version: row.get(1),
+        })
     }
 
     pub fn id(&self) -> &str {
@@ -64,10 +74,9 @@ impl Snapshot {
             "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT '{}'",
             self.id.replace('\'', "''")
         );
-        client
-            .batch_execute(&sql)
-            .await
-            .map_err(|e| ConnectorError::Tool(format!("cannot import snapshot {}: {}", self.id, describe_pg_error(&e))))?;
+        client.batch_execute(&sql).await.map_err(|e| {
+            ConnectorError::Tool(format!("cannot import snapshot {}: {}", self.id, describe_pg_error(&e)))
+        })?;
         Ok(SnapshotWorker { client })
     }
 
@@ -88,7 +97,10 @@ impl Snapshot {
             let name = QualifiedName::new(row.get::<_, String>(0), row.get::<_, String>(1));
             let state = self
                 .coordinator
-                .query_one(&format!("SELECT last_value, is_called FROM {}", quote_qualified(&name)), &[])
+                .query_one(
+                    &format!("SELECT last_value, is_called FROM {}", quote_qualified(&name)),
+                    &[],
+                )
                 .await
                 .map_err(ConnectorError::query(format!("reading sequence {name}")))?;
             sequences.push(Sequence {
