@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
-#[command(name = "decoy", version, about = "Safe, small, realistic copies of production databases")]
+#[command(
+    name = "decoy",
+    version,
+    about = "Safe, small, realistic copies of production databases"
+)]
 pub struct Cli {
     /// Log format: `text` for people, `json` for CronJobs and log pipelines.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "DECOY_LOG_FORMAT")]

@@ -30,7 +30,10 @@ pub async fn run(config: &Config, name: Option<String>) -> anyhow::Result<Manife
     let started = Instant::now();
     let created_at = Utc::now();
     let source = config.source.as_ref().ok_or_else(|| {
-        config.error_at(&["source"], "`source.url` is needed to create a dump (postgres://user@host/db)".into())
+        config.error_at(
+            &["source"],
+            "`source.url` is needed to create a dump (postgres://user@host/db)".into(),
+        )
     })?;
     connectors::url::engine_of(&source.url).map_err(|e| config.error_at(&["source", "url"], e.to_string()))?;
     let url = PgUrl::parse(&source.url).map_err(|e| config.error_at(&["source", "url"], e.to_string()))?;
@@ -57,8 +60,22 @@ pub async fn run(config: &Config, name: Option<String>) -> anyhow::Result<Manife
     );
 
     // From here on, anything that fails removes what was written: no half dump is left to list.
-    let mut guard = PartialDump { store: store.clone(), name: name.clone(), armed: true };
-    let manifest = write_dump(config, &snapshot, &url, &plan, store.clone(), &name, created_at, started).await?;
+    let mut guard = PartialDump {
+        store: store.clone(),
+        name: name.clone(),
+        armed: true,
+    };
+    let manifest = write_dump(
+        config,
+        &snapshot,
+        &url,
+        &plan,
+        store.clone(),
+        &name,
+        created_at,
+        started,
+    )
+    .await?;
     guard.armed = false;
     Ok(manifest)
 }
@@ -74,7 +91,9 @@ async fn write_dump(
     created_at: chrono::DateTime<Utc>,
     started: Instant,
 ) -> anyhow::Result<Manifest> {
-    let filter = SchemaFilter { exclude_tables: plan.excluded.clone() };
+    let filter = SchemaFilter {
+        exclude_tables: plan.excluded.clone(),
+    };
     let schema_scripts = postgres::dump_schema(url, snapshot.id(), &filter);
 
     let mut schemas: Vec<String> = plan.tables.iter().map(|t| t.table.name.schema.clone()).collect();
@@ -92,10 +111,19 @@ async fn write_dump(
             let store = store.clone();
             let progress = progress.clone();
             async move {
-                let manifest = dump_table(snapshot, store, name, table, settings.chunk_size, settings.compression_level)
-                    .await
-                    .with_context(|| format!("dumping table {} failed", table.table.name))?;
-                progress.table_done(&manifest.schema, &manifest.name, manifest.rows);
+                let manifest = dump_table(
+                    snapshot,
+                    store,
+                    name,
+                    table,
+                    settings.chunk_size,
+                    settings.compression_level,
+                )
+                .await
+                .with_context(|| format!("dumping table {} failed", table.table.name))?;
+                if !manifest.skipped {
+                    progress.table_done(&manifest.schema, &manifest.name, manifest.rows);
+                }
                 anyhow::Ok(manifest)
             }
         })
@@ -169,7 +197,14 @@ async fn dump_table(
     let mut manifest = TableManifest {
         schema: table.name.schema.clone(),
         name: table.name.name.clone(),
-        columns: table.columns.iter().map(|c| ColumnManifest { name: c.name.clone(), type_name: c.type_name.clone() }).collect(),
+        columns: table
+            .columns
+            .iter()
+            .map(|c| ColumnManifest {
+                name: c.name.clone(),
+                type_name: c.type_name.clone(),
+            })
+            .collect(),
         copied_columns: plan.columns.iter().map(|c| c.name.clone()).collect(),
         skipped: plan.skipped,
         rows: 0,
@@ -192,7 +227,10 @@ async fn dump_table(
     let columns: Vec<&str> = plan.columns.iter().map(|c| c.name.as_str()).collect();
     let stream = worker.copy_out(&table.name, &columns).await?;
     let rewriter = RowRewriter::new(
-        plan.columns.iter().map(|c| (c.name.clone(), c.rule.as_ref().map(|r| r.implementation.clone()))).collect(),
+        plan.columns
+            .iter()
+            .map(|c| (c.name.clone(), c.rule.as_ref().map(|r| r.implementation.clone())))
+            .collect(),
     );
 
     let (tx, rx) = mpsc::channel::<Bytes>(BATCHES_IN_FLIGHT);
@@ -296,10 +334,16 @@ fn write_chunks(
             );
         }
         let writer = current.as_mut().expect("a chunk is open");
-        writer.write_rows(data, rows).with_context(|| format!("writing a chunk of table {table} failed"))?;
+        writer
+            .write_rows(data, rows)
+            .with_context(|| format!("writing a chunk of table {table} failed"))?;
         if writer.raw_bytes() >= chunk_size {
             let finished = current.take().expect("a chunk is open");
-            chunks.push(finished.finish().with_context(|| format!("finishing a chunk of table {table} failed"))?);
+            chunks.push(
+                finished
+                    .finish()
+                    .with_context(|| format!("finishing a chunk of table {table} failed"))?,
+            );
         }
         carry.extend_from_slice(&batch[last_newline + 1..]);
     }
@@ -310,7 +354,11 @@ fn write_chunks(
         bail!("the server's COPY data for table {table} ended in the middle of a row");
     }
     if let Some(writer) = current {
-        chunks.push(writer.finish().with_context(|| format!("finishing a chunk of table {table} failed"))?);
+        chunks.push(
+            writer
+                .finish()
+                .with_context(|| format!("finishing a chunk of table {table} failed"))?,
+        );
     }
     Ok(chunks)
 }
@@ -328,7 +376,9 @@ impl Drop for PartialDump {
             match self.store.delete_dump(&self.name) {
                 Ok(()) => tracing::info!(dump = %self.name, "removed the partial dump"),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => tracing::warn!(dump = %self.name, error = %e, "could not remove the partial dump; `decoy dump delete` removes it"),
+                Err(e) => {
+                    tracing::warn!(dump = %self.name, error = %e, "could not remove the partial dump; `decoy dump delete` removes it")
+                }
             }
         }
     }

@@ -10,14 +10,24 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub fn new(message: impl Into<String>) -> Self {
-        ConfigError { message: message.into() }
+        ConfigError {
+            message: message.into(),
+        }
     }
 
     /// An error about the key path `keys` of config file `file`, with its line when it can be found.
     pub fn at(file: &str, text: &str, keys: &[&str], message: String) -> Self {
-        let line = crate::config::line_of(text, keys).map(|l| format!(" line {l}")).unwrap_or_default();
-        let key = if keys.is_empty() { String::new() } else { format!(", `{}`", keys.join(".")) };
-        ConfigError { message: format!("{file}{line}{key}: {message}") }
+        let line = crate::config::line_of(text, keys)
+            .map(|l| format!(" line {l}"))
+            .unwrap_or_default();
+        let key = if keys.is_empty() {
+            String::new()
+        } else {
+            format!(", `{}`", keys.join("."))
+        };
+        ConfigError {
+            message: format!("{file}{line}{key}: {message}"),
+        }
     }
 }
 

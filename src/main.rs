@@ -25,8 +25,12 @@ fn main() {
             std::process::exit(code);
         }
     };
+    let json_logs = matches!(cli.log_format, cli::LogFormat::Json);
     logging::init(cli.log_format, cli.verbose, cli.quiet);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
     let result = runtime.block_on(async {
         tokio::select! {
             result = commands::run(cli.command) => result,
@@ -36,8 +40,12 @@ fn main() {
     // Dropping the runtime waits for blocking writer threads, which stop at their next batch.
     runtime.shutdown_timeout(std::time::Duration::from_secs(10));
     if let Err(err) = result {
-        tracing::error!("{err:#}");
-        eprintln!("error: {err:#}");
+        // One report: a JSON log line for log pipelines, plain text for people.
+        if json_logs {
+            tracing::error!(exit_code = error::exit_code(&err), "{err:#}");
+        } else {
+            eprintln!("error: {err:#}");
+        }
         std::process::exit(error::exit_code(&err));
     }
 }
@@ -45,7 +53,8 @@ fn main() {
 /// SIGINT or SIGTERM (what Kubernetes sends a CronJob pod). Dropping the command's future runs its
 /// cleanup (a partial dump is removed).
 async fn shutdown_signal() -> &'static str {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("a SIGTERM handler");
+    let mut term =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("a SIGTERM handler");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => "SIGINT",
         _ = term.recv() => "SIGTERM",

@@ -43,7 +43,9 @@ pub struct AppliedRule {
 
 impl TablePlan {
     pub fn transformed(&self) -> impl Iterator<Item = (&str, &AppliedRule)> {
-        self.columns.iter().filter_map(|c| c.rule.as_ref().map(|r| (c.name.as_str(), r)))
+        self.columns
+            .iter()
+            .filter_map(|c| c.rule.as_ref().map(|r| (c.name.as_str(), r)))
     }
 }
 
@@ -77,7 +79,12 @@ pub fn build(config: &Config, schema: &Schema) -> Result<Plan, ConfigError> {
         if !hit {
             return Err(config.error_at(
                 &["only"],
-                format!("`{}` (entry {}) matches no table in the source{}", config.only[i], i + 1, suggest(schema, &pattern)),
+                format!(
+                    "`{}` (entry {}) matches no table in the source{}",
+                    config.only[i],
+                    i + 1,
+                    suggest(schema, &pattern)
+                ),
             ));
         }
     }
@@ -91,7 +98,13 @@ pub fn build(config: &Config, schema: &Schema) -> Result<Plan, ConfigError> {
             .iter()
             .enumerate()
             .filter(|(_, t)| {
-                names(t).iter().any(|n| if glob::is_glob(&pattern) { glob::matches(&pattern, n) } else { *n == pattern })
+                names(t).iter().any(|n| {
+                    if glob::is_glob(&pattern) {
+                        glob::matches(&pattern, n)
+                    } else {
+                        *n == pattern
+                    }
+                })
             })
             .map(|(i, _)| i)
             .collect();
@@ -105,10 +118,9 @@ pub fn build(config: &Config, schema: &Schema) -> Result<Plan, ConfigError> {
     }
 
     let salt_needed = config.mode == Mode::Deterministic
-        && config
-            .tables
-            .values()
-            .any(|r| matches!(r, TableRule::Columns(c) if c.values().any(|c| matches!(c, ColumnRule::Transform { .. }))));
+        && config.tables.values().any(
+            |r| matches!(r, TableRule::Columns(c) if c.values().any(|c| matches!(c, ColumnRule::Transform { .. }))),
+        );
     if salt_needed && config.salt.is_none() {
         return Err(config.error_at(
             &["salt"],
@@ -136,7 +148,11 @@ pub fn build(config: &Config, schema: &Schema) -> Result<Plan, ConfigError> {
                             let known: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
                             return Err(config.error_at(
                                 &keys,
-                                format!("table {} has no column `{column_name}`; its columns are: {}", table.name, known.join(", ")),
+                                format!(
+                                    "table {} has no column `{column_name}`; its columns are: {}",
+                                    table.name,
+                                    known.join(", ")
+                                ),
                             ));
                         };
                         if column.generated {
@@ -153,7 +169,10 @@ pub fn build(config: &Config, schema: &Schema) -> Result<Plan, ConfigError> {
                         if let Some(previous) = configured.get(&slot).or(kept.get(&slot)) {
                             return Err(config.error_at(
                                 &keys,
-                                format!("{}.{column_name} already has a rule under `tables.{previous}`", table.name),
+                                format!(
+                                    "{}.{column_name} already has a rule under `tables.{previous}`",
+                                    table.name
+                                ),
                             ));
                         }
                         match column_rule {
@@ -171,7 +190,11 @@ pub fn build(config: &Config, schema: &Schema) -> Result<Plan, ConfigError> {
                                     .map_err(|e| config.error_at(&keys, e.to_string()))?;
                                 rules.insert(
                                     slot.clone(),
-                                    AppliedRule { transformer: name.clone(), implementation, follows: None },
+                                    AppliedRule {
+                                        transformer: name.clone(),
+                                        implementation,
+                                        follows: None,
+                                    },
                                 );
                                 configured.insert(slot, target.key);
                             }
@@ -220,7 +243,9 @@ pub fn build(config: &Config, schema: &Schema) -> Result<Plan, ConfigError> {
             for fk in &table.foreign_keys {
                 for (column, referenced_column) in fk.columns.iter().zip(&fk.referenced_columns) {
                     let referenced = index.get(&fk.referenced_table).cloned().unwrap_or_default();
-                    let Some(source) = referenced.iter().find_map(|&r| rules.get(&(r, referenced_column.clone())))
+                    let Some(source) = referenced
+                        .iter()
+                        .find_map(|&r| rules.get(&(r, referenced_column.clone())))
                     else {
                         continue;
                     };
@@ -251,7 +276,10 @@ pub fn build(config: &Config, schema: &Schema) -> Result<Plan, ConfigError> {
                         ));
                     }
                     let follows = source.follows.clone().unwrap_or(origin);
-                    let rule = AppliedRule { follows: Some(follows), ..source.clone() };
+                    let rule = AppliedRule {
+                        follows: Some(follows),
+                        ..source.clone()
+                    };
                     rules.insert(slot, rule);
                     changed = true;
                 }
@@ -263,7 +291,10 @@ pub fn build(config: &Config, schema: &Schema) -> Result<Plan, ConfigError> {
     }
 
     // 6. Assemble, and apply strict mode.
-    let mut plan = Plan { tables: Vec::new(), excluded: Vec::new() };
+    let mut plan = Plan {
+        tables: Vec::new(),
+        excluded: Vec::new(),
+    };
     let mut unclassified = Vec::new();
     for (t, table) in schema.tables.iter().enumerate() {
         if !dumped[t] {
@@ -274,7 +305,11 @@ pub fn build(config: &Config, schema: &Schema) -> Result<Plan, ConfigError> {
             .stored_columns()
             .map(|c| {
                 let slot = (t, c.name.clone());
-                ColumnPlan { name: c.name.clone(), rule: rules.remove(&slot), keep: kept.contains_key(&slot) }
+                ColumnPlan {
+                    name: c.name.clone(),
+                    rule: rules.remove(&slot),
+                    keep: kept.contains_key(&slot),
+                }
             })
             .collect();
         if config.strict && !skipped[t] {
@@ -282,7 +317,11 @@ pub fn build(config: &Config, schema: &Schema) -> Result<Plan, ConfigError> {
                 unclassified.push(format!("{}.{}", table.name, c.name));
             }
         }
-        plan.tables.push(TablePlan { table: table.clone(), skipped: skipped[t], columns });
+        plan.tables.push(TablePlan {
+            table: table.clone(),
+            skipped: skipped[t],
+            columns,
+        });
     }
     if !unclassified.is_empty() {
         return Err(config.error_at(
@@ -327,7 +366,11 @@ fn distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut current = vec![i + 1];
         for (j, cb) in b.iter().enumerate() {
-            current.push((previous[j] + usize::from(ca != *cb)).min(previous[j + 1] + 1).min(current[j] + 1));
+            current.push(
+                (previous[j] + usize::from(ca != *cb))
+                    .min(previous[j + 1] + 1)
+                    .min(current[j] + 1),
+            );
         }
         previous = current;
     }

@@ -39,7 +39,10 @@ pub async fn to_database(
     }
     postgres::run_script(&client, "creating the schema (schema/pre-data.sql)", &pre_data).await?;
 
-    let progress = Progress::new("restoring", manifest.tables.iter().filter(|t| !t.chunks.is_empty()).count() as u64);
+    let progress = Progress::new(
+        "restoring",
+        manifest.tables.iter().filter(|t| !t.chunks.is_empty()).count() as u64,
+    );
     let mut order: Vec<&TableManifest> = manifest.tables.iter().filter(|t| !t.chunks.is_empty()).collect();
     order.sort_by_key(|t| std::cmp::Reverse(t.raw_bytes));
     let rows: Vec<u64> = futures_util::stream::iter(order)
@@ -59,14 +62,25 @@ pub async fn to_database(
         .await?;
     progress.finish();
 
-    postgres::run_script(&client, "creating indexes, constraints and foreign keys (schema/post-data.sql)", &post_data)
-        .await?;
+    postgres::run_script(
+        &client,
+        "creating indexes, constraints and foreign keys (schema/post-data.sql)",
+        &post_data,
+    )
+    .await?;
     postgres::set_sequences(&client, &manifest.schema.sequences).await?;
-    Ok(Restored { tables: manifest.tables.len(), rows: rows.iter().sum() })
+    Ok(Restored {
+        tables: manifest.tables.len(),
+        rows: rows.iter().sum(),
+    })
 }
 
 /// Restoring over existing tables would mix two datasets: ask for --clean instead.
-async fn refuse_existing_tables(client: &tokio_postgres::Client, manifest: &Manifest, url: &PgUrl) -> anyhow::Result<()> {
+async fn refuse_existing_tables(
+    client: &tokio_postgres::Client,
+    manifest: &Manifest,
+    url: &PgUrl,
+) -> anyhow::Result<()> {
     let schemas: Vec<String> = manifest.tables.iter().map(|t| t.schema.clone()).collect();
     let names: Vec<String> = manifest.tables.iter().map(|t| t.name.clone()).collect();
     let rows = client
@@ -103,7 +117,8 @@ async fn load_table(store: Arc<dyn Datastore>, dump: &str, table: &TableManifest
         tokio::task::spawn_blocking(move || {
             for chunk in &chunks {
                 let result = dump::read_chunk(store.as_ref(), &dump, chunk, &mut |bytes: &[u8]| {
-                    tx.blocking_send(Ok(Bytes::copy_from_slice(bytes))).map_err(|_| anyhow::anyhow!("load stopped"))
+                    tx.blocking_send(Ok(Bytes::copy_from_slice(bytes)))
+                        .map_err(|_| anyhow::anyhow!("load stopped"))
                 });
                 if let Err(e) = result {
                     // The COPY is abandoned on this error, so the table's rows are rolled back.
@@ -127,7 +142,9 @@ async fn load_table(store: Arc<dyn Datastore>, dump: &str, table: &TableManifest
 fn read_script(store: &dyn Datastore, manifest: &Manifest, file: &FileManifest) -> anyhow::Result<String> {
     use sha2::Digest;
     let key = format!("{}/{}", manifest.name, file.path);
-    let bytes = store.read_all(&key).with_context(|| format!("cannot read {key} from {}", store.describe()))?;
+    let bytes = store
+        .read_all(&key)
+        .with_context(|| format!("cannot read {key} from {}", store.describe()))?;
     let digest = hex::encode(sha2::Sha256::digest(&bytes));
     if digest != file.sha256 {
         bail!("{key} is corrupted: its checksum does not match the manifest");
@@ -151,9 +168,16 @@ pub fn to_script(store: &dyn Datastore, manifest: &Manifest, clean: bool, out: &
     out.write_all(read_script(store, manifest, &manifest.schema.pre_data)?.as_bytes())?;
     for table in manifest.tables.iter().filter(|t| !t.chunks.is_empty()) {
         let columns: Vec<String> = table.copied_columns.iter().map(|c| quote_ident(c)).collect();
-        writeln!(out, "\nCOPY {} ({}) FROM stdin;", quote_qualified(&Manifest::table_name(table)), columns.join(", "))?;
+        writeln!(
+            out,
+            "\nCOPY {} ({}) FROM stdin;",
+            quote_qualified(&Manifest::table_name(table)),
+            columns.join(", ")
+        )?;
         for chunk in &table.chunks {
-            dump::read_chunk(store, &manifest.name, chunk, &mut |bytes: &[u8]| Ok(out.write_all(bytes)?))?;
+            dump::read_chunk(store, &manifest.name, chunk, &mut |bytes: &[u8]| {
+                Ok(out.write_all(bytes)?)
+            })?;
         }
         writeln!(out, "\\.")?;
     }

@@ -7,9 +7,13 @@ use serde::{Deserialize, Deserializer};
 /// Parses `123`, `500kB`, `64MiB`, `1GB`, `2g` (binary multiples for `Ki/Mi/Gi`, `k/m/g` alone too).
 pub fn parse_bytes(text: &str) -> Result<u64, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let number: f64 = number.parse().map_err(|_| format!("`{text}` is not a size; write e.g. 64MiB or 500kB"))?;
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size; write e.g. 64MiB or 500kB"))?;
     let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kb" => 1000,
@@ -18,7 +22,11 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
         "mib" => 1024 * 1024,
         "g" | "gb" => 1000 * 1000 * 1000,
         "gib" => 1024 * 1024 * 1024,
-        other => return Err(format!("unknown size unit `{other}` in `{text}`; use B, kB, KiB, MB, MiB, GB or GiB")),
+        other => {
+            return Err(format!(
+                "unknown size unit `{other}` in `{text}`; use B, kB, KiB, MB, MiB, GB or GiB"
+            ))
+        }
     };
     let bytes = (number * multiplier as f64) as u64;
     if bytes == 0 {
@@ -46,7 +54,9 @@ pub fn parse_age(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().map_err(|_| format!("`{text}` is not an age; write e.g. 12h, 7d or 2w"))?;
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not an age; write e.g. 12h, 7d or 2w"))?;
     let seconds = match unit {
         "s" => 1,
         "m" => 60,

@@ -42,12 +42,19 @@ fn round_trip_without_transformers_is_identical_for_every_type() {
     assert!(tables.len() >= 15, "fixture has many tables: {tables:?}");
     assert_eq!(tables, target.tables());
     for table in &tables {
-        assert_eq!(source.rows(table), target.rows(table), "table {table} differs after restore");
+        assert_eq!(
+            source.rows(table),
+            target.rows(table),
+            "table {table} differs after restore"
+        );
     }
     assert_eq!(structure(&source), structure(&target));
     // Sequences continue where the source was, so new rows do not collide.
     assert_eq!(target.sql("SELECT nextval('public.ticket_seq')").trim(), "4243");
-    assert_eq!(target.sql("SELECT nextval('\"MixedSchema\".counter_seq')").trim(), "500");
+    assert_eq!(
+        target.sql("SELECT nextval('\"MixedSchema\".counter_seq')").trim(),
+        "500"
+    );
 }
 
 #[test]
@@ -61,7 +68,11 @@ fn sql_script_output_loads_with_psql_and_matches() {
     ws.ok(&["dump", "restore", "latest", "--output", script.to_str().unwrap()]);
     target.load(&script, &[]);
     for table in source.tables() {
-        assert_eq!(source.rows(&table), target.rows(&table), "table {table} differs after psql -f");
+        assert_eq!(
+            source.rows(&table),
+            target.rows(&table),
+            "table {table} differs after psql -f"
+        );
     }
     assert_eq!(structure(&source), structure(&target));
 
@@ -92,14 +103,24 @@ fn transformed_columns_change_and_everything_else_is_byte_identical() {
         ("public.users", "phone"),
         ("billing.invoices", "card_number"),
     ] {
-        let original: std::collections::HashSet<String> =
-            source.sql(&format!("SELECT {column} FROM {table} WHERE {column} IS NOT NULL")).lines().map(str::to_string).collect();
-        let faked: Vec<String> =
-            target.sql(&format!("SELECT {column} FROM {table} WHERE {column} IS NOT NULL")).lines().map(str::to_string).collect();
+        let original: std::collections::HashSet<String> = source
+            .sql(&format!("SELECT {column} FROM {table} WHERE {column} IS NOT NULL"))
+            .lines()
+            .map(str::to_string)
+            .collect();
+        let faked: Vec<String> = target
+            .sql(&format!("SELECT {column} FROM {table} WHERE {column} IS NOT NULL"))
+            .lines()
+            .map(str::to_string)
+            .collect();
         assert!(!faked.is_empty());
         let survivors = faked.iter().filter(|v| original.contains(*v)).count();
         let threshold = if column.ends_with("name") { faked.len() / 2 } else { 0 };
-        assert!(survivors <= threshold, "{table}.{column}: {survivors} of {} values survived", faked.len());
+        assert!(
+            survivors <= threshold,
+            "{table}.{column}: {survivors} of {} values survived",
+            faked.len()
+        );
     }
     // NULLs stay NULL; other columns are untouched.
     assert_eq!(
@@ -107,8 +128,16 @@ fn transformed_columns_change_and_everything_else_is_byte_identical() {
         target.sql("SELECT count(*) FROM public.users WHERE phone IS NULL")
     );
     let untouched = "SELECT id, date_of_birth, status, created_at FROM public.users";
-    assert_eq!(source.rows(&format!("({untouched}) u")), target.rows(&format!("({untouched}) u")));
-    for table in ["public.orders", "public.order_items", "public.products", "public.addresses"] {
+    assert_eq!(
+        source.rows(&format!("({untouched}) u")),
+        target.rows(&format!("({untouched}) u"))
+    );
+    for table in [
+        "public.orders",
+        "public.order_items",
+        "public.products",
+        "public.addresses",
+    ] {
         assert_eq!(source.rows(table), target.rows(table), "{table} must be identical");
     }
     // The unique email column restored cleanly with its constraint, and so did every FK and CHECK.
@@ -139,13 +168,21 @@ fn same_salt_gives_the_same_fakes_and_another_salt_does_not() {
     let a = restore("a");
     assert_eq!(a, restore("b"));
     let config = std::fs::read_to_string(ws.path().join("decoy.yaml")).unwrap();
-    std::fs::write(ws.path().join("decoy.yaml"), config.replace("test-salt-not-secret", "another-salt")).unwrap();
+    std::fs::write(
+        ws.path().join("decoy.yaml"),
+        config.replace("test-salt-not-secret", "another-salt"),
+    )
+    .unwrap();
     ws.ok(&["dump", "create", "--name", "c"]);
     assert_ne!(a, restore("c"));
     // The salt never reaches the dump.
     for entry in walk(&ws.dumps()) {
         let bytes = std::fs::read(&entry).unwrap();
-        assert!(!contains(&bytes, b"test-salt-not-secret") && !contains(&bytes, b"another-salt"), "{}", entry.display());
+        assert!(
+            !contains(&bytes, b"test-salt-not-secret") && !contains(&bytes, b"another-salt"),
+            "{}",
+            entry.display()
+        );
     }
 }
 
@@ -162,12 +199,24 @@ fn transforming_a_key_rewrites_the_foreign_keys_that_reference_it() {
     let ws = Workspace::new();
     ws.config(&db.url(), "tables:\n  accounts:\n    columns:\n      email: email\n");
     let plan = ws.ok(&["plan"]);
-    assert!(plan.contains("account_email") && plan.contains("follows public.accounts.email"), "{plan}");
+    assert!(
+        plan.contains("account_email") && plan.contains("follows public.accounts.email"),
+        "{plan}"
+    );
     ws.ok(&["dump", "create"]);
     ws.ok(&["dump", "restore", "latest", "--to", &target.url()]);
-    assert_eq!(target.count("SELECT count(*) FROM logins JOIN accounts ON accounts.email = logins.account_email"), 2000);
-    assert_eq!(target.count("SELECT count(*) FROM accounts WHERE email LIKE '%@corp.example'"), 0);
-    assert_eq!(target.count("SELECT count(*) FROM pg_constraint WHERE contype = 'f'"), 1);
+    assert_eq!(
+        target.count("SELECT count(*) FROM logins JOIN accounts ON accounts.email = logins.account_email"),
+        2000
+    );
+    assert_eq!(
+        target.count("SELECT count(*) FROM accounts WHERE email LIKE '%@corp.example'"),
+        0
+    );
+    assert_eq!(
+        target.count("SELECT count(*) FROM pg_constraint WHERE contype = 'f'"),
+        1
+    );
 }
 
 #[test]
@@ -183,7 +232,10 @@ fn only_and_skip_select_tables_by_name_and_glob() {
     assert!(!tables.iter().any(|t| t.starts_with("billing.")), "{tables:?}");
     assert!(tables.contains(&"public.audit_log".to_string()));
     assert_eq!(target.count("SELECT count(*) FROM public.audit_log"), 0);
-    assert_eq!(target.count("SELECT count(*) FROM public.users"), source.count("SELECT count(*) FROM public.users"));
+    assert_eq!(
+        target.count("SELECT count(*) FROM public.users"),
+        source.count("SELECT count(*) FROM public.users")
+    );
 }
 
 #[test]
@@ -214,10 +266,16 @@ fn list_verify_and_delete_manage_dumps() {
     assert!(err.contains("incomplete"), "{err}");
 
     ws.ok(&["dump", "delete", "--keep-last", "2", "--incomplete"]);
-    let names: Vec<String> = ws.list().iter().map(|d| d["name"].as_str().unwrap().to_string()).collect();
+    let names: Vec<String> = ws
+        .list()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(names, ["d3", "d2"]);
     ws.ok(&["dump", "delete", "d2"]);
-    assert!(ws.ok(&["dump", "delete", "--older-than", "1d"]).contains("nothing to delete"));
+    assert!(ws
+        .ok(&["dump", "delete", "--older-than", "1d"])
+        .contains("nothing to delete"));
     ws.ok(&["dump", "delete", "latest"]);
     assert!(ws.list().is_empty());
 }
@@ -236,9 +294,15 @@ fn a_corrupted_chunk_fails_restore_and_verify_by_name() {
     std::fs::write(&chunk, bytes).unwrap();
 
     let err = ws.fails(&["dump", "verify", "broken"], 1);
-    assert!(err.contains("broken/data/public.orders/000000.copy.zst") && err.contains("corrupted"), "{err}");
+    assert!(
+        err.contains("broken/data/public.orders/000000.copy.zst") && err.contains("corrupted"),
+        "{err}"
+    );
     let err = ws.fails(&["dump", "restore", "broken", "--to", &target.url()], 1);
-    assert!(err.contains("public.orders") && err.contains("000000.copy.zst"), "{err}");
+    assert!(
+        err.contains("public.orders") && err.contains("000000.copy.zst"),
+        "{err}"
+    );
     // Nothing of the damaged table was loaded.
     assert_eq!(target.count("SELECT count(*) FROM public.orders"), 0);
 }
@@ -252,8 +316,10 @@ fn restore_refuses_a_non_empty_target_unless_clean() {
     ws.ok(&["dump", "create"]);
     ws.ok(&["dump", "restore", "--to", &target.url()]);
     let err = ws.fails(&["dump", "restore", "--to", &target.url()], 2);
-    assert!(err.contains("--clean") && err.contains("public.users"), "{err}");
-    target.sql("DELETE FROM public.order_items; INSERT INTO public.products (sku, name, price_cents) VALUES ('x', 'y', 1)");
+    assert!(err.contains("--clean") && err.contains("public.orders"), "{err}");
+    target.sql(
+        "DELETE FROM public.order_items; INSERT INTO public.products (sku, name, price_cents) VALUES ('x', 'y', 1)",
+    );
     ws.ok(&["dump", "restore", "--to", &target.url(), "--clean"]);
     assert_eq!(source.rows("public.products"), target.rows("public.products"));
     assert_eq!(source.rows("public.order_items"), target.rows("public.order_items"));

@@ -13,9 +13,16 @@ pub fn run(args: DeleteArgs) -> anyhow::Result<()> {
     let mut doomed = BTreeSet::new();
 
     for name in &args.names {
-        let resolved = if name == "latest" { dump::resolve(store.as_ref(), name)? } else { name.clone() };
+        let resolved = if name == "latest" {
+            dump::resolve(store.as_ref(), name)?
+        } else {
+            name.clone()
+        };
         if !dumps.iter().any(|d| d.name == resolved) {
-            anyhow::bail!("no dump named `{resolved}` in {}; `decoy dump list` shows what exists", store.describe());
+            anyhow::bail!(
+                "no dump named `{resolved}` in {}; `decoy dump list` shows what exists",
+                store.describe()
+            );
         }
         doomed.insert(resolved);
     }
@@ -47,7 +54,9 @@ pub fn run(args: DeleteArgs) -> anyhow::Result<()> {
         if args.dry_run {
             println!("would delete {name}");
         } else {
-            store.delete_dump(name).map_err(|e| anyhow::anyhow!("deleting dump {name} failed: {e}"))?;
+            store
+                .delete_dump(name)
+                .map_err(|e| anyhow::anyhow!("deleting dump {name} failed: {e}"))?;
             println!("deleted {name}");
         }
     }

@@ -22,12 +22,21 @@ pub fn run(args: ListArgs) -> anyhow::Result<()> {
     let store = crate::datastore::open(&config.datastore)?;
     let mut rows = Vec::new();
     for entry in store.list_dumps()? {
-        let manifest = if entry.complete { Some(Manifest::load(store.as_ref(), &entry.name)?) } else { None };
+        let manifest = if entry.complete {
+            Some(Manifest::load(store.as_ref(), &entry.name)?)
+        } else {
+            None
+        };
         rows.push(Row {
-            created_at: manifest.as_ref().map(|m| m.created_at).or(entry.modified.map(DateTime::<Utc>::from)),
+            created_at: manifest
+                .as_ref()
+                .map(|m| m.created_at)
+                .or(entry.modified.map(DateTime::<Utc>::from)),
             status: if entry.complete { "complete" } else { "incomplete" },
             source: manifest.as_ref().map(|m| {
-                format!("postgresql {} {}", m.source.server_version, m.source.database.as_deref().unwrap_or(""))
+                // "15.20 (Debian ...)" → "15.20": the column stays narrow, the manifest has the rest.
+                let version = m.source.server_version.split_whitespace().next().unwrap_or_default();
+                format!("postgresql {version} {}", m.source.database.as_deref().unwrap_or(""))
                     .trim_end()
                     .to_string()
             }),
@@ -47,13 +56,18 @@ pub fn run(args: ListArgs) -> anyhow::Result<()> {
         println!("no dumps in {}", store.describe());
         return Ok(());
     }
-    println!("{:<24} {:<20} {:<28} {:>6} {:>12} {:>10}  STATUS", "NAME", "CREATED", "SOURCE", "TABLES", "ROWS", "SIZE");
+    println!(
+        "{:<24} {:<20} {:<28} {:>6} {:>12} {:>10}  STATUS",
+        "NAME", "CREATED", "SOURCE", "TABLES", "ROWS", "SIZE"
+    );
     let dash = || "-".to_string();
     for row in rows {
         println!(
             "{:<24} {:<20} {:<28} {:>6} {:>12} {:>10}  {}",
             row.name,
-            row.created_at.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_else(dash),
+            row.created_at
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                .unwrap_or_else(dash),
             row.source.unwrap_or_else(dash),
             row.tables.map(|t| t.to_string()).unwrap_or_else(dash),
             row.rows.map(|r| r.to_string()).unwrap_or_else(dash),

@@ -38,7 +38,12 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
 
 /// A file is written under a temporary name and renamed when complete, so a failed restore never
 /// leaves a script that looks whole.
-fn write_script(store: &dyn Datastore, manifest: &Manifest, clean: bool, output: &std::path::Path) -> anyhow::Result<()> {
+fn write_script(
+    store: &dyn Datastore,
+    manifest: &Manifest,
+    clean: bool,
+    output: &std::path::Path,
+) -> anyhow::Result<()> {
     if output.as_os_str() == "-" {
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());

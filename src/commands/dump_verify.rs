@@ -27,7 +27,11 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<()> {
 
 fn verify(store: &dyn Datastore, manifest: &Manifest) -> (Vec<String>, usize, u64) {
     let mut problems = Vec::new();
-    for file in [&manifest.schema.pre_data, &manifest.schema.post_data, &manifest.schema.clean] {
+    for file in [
+        &manifest.schema.pre_data,
+        &manifest.schema.post_data,
+        &manifest.schema.clean,
+    ] {
         let key = format!("{}/{}", manifest.name, file.path);
         match store.read_all(&key) {
             Ok(bytes) if hex::encode(sha2::Sha256::digest(&bytes)) == file.sha256 => {}

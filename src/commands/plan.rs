@@ -16,7 +16,11 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<()> {
     let plan = crate::plan::build(&config, &schema)?;
     println!("source {url} (PostgreSQL {})", snapshot.server_version());
     for table in &plan.tables {
-        let action = if table.skipped { "skip (definition only)" } else { "dump" };
+        let action = if table.skipped {
+            "skip (definition only)"
+        } else {
+            "dump"
+        };
         println!("{}  ~{} rows  {action}", table.table.name, table.table.estimated_rows);
         if table.skipped {
             continue;

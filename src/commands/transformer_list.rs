@@ -8,7 +8,10 @@ pub fn run(json: bool) -> anyhow::Result<()> {
         let unique = if info.unique_safe { "  [unique-safe]" } else { "" };
         println!("{}{unique}\n  {}", info.name, info.description);
         for option in &info.options {
-            println!("  - {} ({}, default {}): {}", option.name, option.kind, option.default, option.description);
+            println!(
+                "  - {} ({}, default {}): {}",
+                option.name, option.kind, option.default, option.description
+            );
         }
         println!("  example:");
         for line in info.example.lines() {

@@ -55,7 +55,10 @@ mod tests {
 
     #[test]
     fn substitutes_anywhere_in_a_value() {
-        assert_eq!(expand("postgres://app:${PGPASSWORD}@db/app", env).unwrap(), "postgres://app:p#ss: word@db/app");
+        assert_eq!(
+            expand("postgres://app:${PGPASSWORD}@db/app", env).unwrap(),
+            "postgres://app:p#ss: word@db/app"
+        );
         assert_eq!(expand("${MISSING:-fallback}-x", env).unwrap(), "fallback-x");
         assert_eq!(expand("cost $$5 and $x", env).unwrap(), "cost $5 and $x");
     }

@@ -34,7 +34,10 @@ pub fn line_of(text: &str, path: &[&str]) -> Option<usize> {
 fn key_of(line: &str) -> Option<String> {
     if let Some(quote) = line.chars().next().filter(|c| *c == '"' || *c == '\'') {
         let end = line[1..].find(quote)? + 1;
-        return line[end + 1..].trim_start().starts_with(':').then(|| line[1..end].to_string());
+        return line[end + 1..]
+            .trim_start()
+            .starts_with(':')
+            .then(|| line[1..end].to_string());
     }
     let colon = line.find(": ").or_else(|| line.strip_suffix(':').map(|l| l.len()))?;
     Some(line[..colon].trim_end().to_string())
@@ -49,8 +52,14 @@ mod tests {
     #[test]
     fn finds_nested_keys() {
         assert_eq!(line_of(YAML, &["tables", "public.users", "columns", "email"]), Some(7));
-        assert_eq!(line_of(YAML, &["tables", "public.users", "columns", "email", "keep_domian"]), Some(7));
-        assert_eq!(line_of(YAML, &["tables", "public.users", "columns", "first name"]), Some(8));
+        assert_eq!(
+            line_of(YAML, &["tables", "public.users", "columns", "email", "keep_domian"]),
+            Some(7)
+        );
+        assert_eq!(
+            line_of(YAML, &["tables", "public.users", "columns", "first name"]),
+            Some(8)
+        );
         assert_eq!(line_of(YAML, &["tables", "public.orders"]), Some(9));
         assert_eq!(line_of(YAML, &["source", "url"]), Some(2));
         assert_eq!(line_of(YAML, &["nowhere"]), None);

@@ -53,10 +53,18 @@ pub struct SourceConfig {
     pub url: String,
 }
 
+/// Exactly one kind of datastore (a struct of options rather than an enum, so YAML reads naturally
+/// as `local: { path: ... }`).
 #[derive(Debug, Deserialize, Clone)]
-#[serde(deny_unknown_fields, rename_all = "snake_case")]
-pub enum DatastoreConfig {
-    Local { path: PathBuf },
+#[serde(deny_unknown_fields)]
+pub struct DatastoreConfig {
+    pub local: Option<LocalDatastoreConfig>,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct LocalDatastoreConfig {
+    pub path: PathBuf,
 }
 
 #[derive(Debug, Deserialize, Clone)]
@@ -89,7 +97,10 @@ fn default_chunk_size() -> u64 {
 }
 
 pub fn default_workers() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).max(2)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .max(2)
 }
 
 fn default_compression_level() -> i32 {
@@ -109,10 +120,12 @@ impl Config {
 
     pub fn parse(text: &str, path: &Path, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let file = path.display().to_string();
-        let mut value: serde_norway::Value = serde_norway::from_str(text)
-            .map_err(|e| ConfigError::new(format!("{file}: invalid YAML: {e}")))?;
+        let mut value: serde_norway::Value =
+            serde_norway::from_str(text).map_err(|e| ConfigError::new(format!("{file}: invalid YAML: {e}")))?;
         if value.is_null() {
-            return Err(ConfigError::new(format!("{file} is empty; see config.example.yaml for a start")));
+            return Err(ConfigError::new(format!(
+                "{file} is empty; see config.example.yaml for a start"
+            )));
         }
         let mut path_so_far = Vec::new();
         expand_all(&mut value, &mut path_so_far, &env).map_err(|(key, message)| {
@@ -134,8 +147,21 @@ impl Config {
         if config.salt.is_none() {
             config.salt = env("DECOY_SALT").filter(|s| !s.is_empty());
         }
+        if config.datastore.local.is_none() {
+            return Err(ConfigError::at(
+                &file,
+                text,
+                &["datastore"],
+                "choose a datastore, e.g. `local: { path: ./dumps }`".into(),
+            ));
+        }
         if config.dump.workers == 0 {
-            return Err(ConfigError::at(&file, text, &["dump", "workers"], "must be at least 1".into()));
+            return Err(ConfigError::at(
+                &file,
+                text,
+                &["dump", "workers"],
+                "must be at least 1".into(),
+            ));
         }
         if !(1..=22).contains(&config.dump.compression_level) {
             return Err(ConfigError::at(
@@ -145,13 +171,21 @@ impl Config {
                 "must be between 1 and 22".into(),
             ));
         }
-        config.origin = Origin { path: path.to_path_buf(), text: text.to_string() };
+        config.origin = Origin {
+            path: path.to_path_buf(),
+            text: text.to_string(),
+        };
         Ok(config)
     }
 
     /// An error about `keys` in this config, with the file and line.
     pub fn error_at(&self, keys: &[&str], message: String) -> ConfigError {
-        ConfigError::at(&self.origin.path.display().to_string(), &self.origin.text, keys, message)
+        ConfigError::at(
+            &self.origin.path.display().to_string(),
+            &self.origin.text,
+            keys,
+            message,
+        )
     }
 }
 
@@ -213,9 +247,13 @@ mod tests {
         assert_eq!(config.source.unwrap().url, "postgres://app:s3cret@db/app");
         assert_eq!(config.only, vec!["public.*"]);
         assert!(matches!(config.tables["public.audit_log"], TableRule::Skip));
-        let TableRule::Columns(columns) = &config.tables["public.users"] else { panic!() };
+        let TableRule::Columns(columns) = &config.tables["public.users"] else {
+            panic!()
+        };
         assert!(matches!(columns["notes"], ColumnRule::Keep));
-        let ColumnRule::Transform { name, options } = &columns["first_name"] else { panic!() };
+        let ColumnRule::Transform { name, options } = &columns["first_name"] else {
+            panic!()
+        };
         assert_eq!(name, "first-name");
         assert_eq!(options["locale"], "fr");
         assert_eq!(config.dump.workers, default_workers());
@@ -224,7 +262,10 @@ mod tests {
     #[test]
     fn the_example_config_is_valid_and_names_real_transformers() {
         let text = include_str!("../../config.example.yaml");
-        let config = Config::parse(text, Path::new("config.example.yaml"), |n| Some(format!("value-of-{n}"))).unwrap();
+        let config = Config::parse(text, Path::new("config.example.yaml"), |n| {
+            Some(format!("value-of-{n}"))
+        })
+        .unwrap();
         assert_eq!(config.salt.as_deref(), Some("value-of-DECOY_SALT"));
         assert_eq!(config.dump.chunk_size, 64 << 20);
         let known: Vec<&str> = transformers::catalogue_info().iter().map(|t| t.name).collect();
@@ -241,9 +282,13 @@ mod tests {
 
     #[test]
     fn unknown_keys_name_the_key_and_line() {
-        let err = parse("datastore:\n  local: { path: x }\nsaltt: y\n").unwrap_err().to_string();
+        let err = parse("datastore:\n  local: { path: x }\nsaltt: y\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("saltt") && err.contains("line 3"), "{err}");
-        let err = parse("datastore:\n  local:\n    path: x\n    pth: y\n").unwrap_err().to_string();
+        let err = parse("datastore:\n  local:\n    path: x\n    pth: y\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("pth") && err.contains("datastore.local"), "{err}");
     }
 
@@ -252,16 +297,22 @@ mod tests {
         let err = parse("source:\n  url: postgres://u:${NOPE}@h/db\ndatastore:\n  local: { path: x }\n")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("NOPE") && err.contains("source.url") && err.contains("line 2"), "{err}");
+        assert!(
+            err.contains("NOPE") && err.contains("source.url") && err.contains("line 2"),
+            "{err}"
+        );
     }
 
     #[test]
     fn bad_table_rules_are_explained() {
-        let err = parse("datastore:\n  local: { path: x }\ntables:\n  public.users: skipp\n").unwrap_err().to_string();
-        assert!(err.contains("skipp") && err.contains("line 4"), "{err}");
-        let err = parse("datastore:\n  local: { path: x }\ntables:\n  t:\n    columns:\n      c: { keep_domain: true }\n")
+        let err = parse("datastore:\n  local: { path: x }\ntables:\n  public.users: skipp\n")
             .unwrap_err()
             .to_string();
+        assert!(err.contains("skipp") && err.contains("line 4"), "{err}");
+        let err =
+            parse("datastore:\n  local: { path: x }\ntables:\n  t:\n    columns:\n      c: { keep_domain: true }\n")
+                .unwrap_err()
+                .to_string();
         assert!(err.contains("transformer") && err.contains("tables.t"), "{err}");
     }
 }

@@ -43,7 +43,11 @@ impl<'de> Deserialize<'de> for TableRule {
                         }
                     }
                 }
-                Ok(if skip { TableRule::Skip } else { TableRule::Columns(columns) })
+                Ok(if skip {
+                    TableRule::Skip
+                } else {
+                    TableRule::Columns(columns)
+                })
             }
             other => Err(D::Error::custom(format!(
                 "a table rule is `skip` or a mapping with `columns:`, not {}",
@@ -57,15 +61,16 @@ impl<'de> Deserialize<'de> for ColumnRule {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         match Value::deserialize(deserializer)? {
             Value::String(s) if s == "keep" => Ok(ColumnRule::Keep),
-            Value::String(name) => Ok(ColumnRule::Transform { name, options: serde_json::Value::Null }),
+            Value::String(name) => Ok(ColumnRule::Transform {
+                name,
+                options: serde_json::Value::Null,
+            }),
             Value::Mapping(mut map) => {
                 let name = match map.remove("transformer") {
                     Some(Value::String(name)) => name,
-                    _ => {
-                        return Err(D::Error::custom(
-                            "a column rule written as a mapping needs `transformer: NAME` (run `decoy transformer list`)",
-                        ))
-                    }
+                    _ => return Err(D::Error::custom(
+                        "a column rule written as a mapping needs `transformer: NAME` (run `decoy transformer list`)",
+                    )),
                 };
                 if name == "keep" && !map.is_empty() {
                     return Err(D::Error::custom("`keep` takes no options"));
@@ -75,7 +80,11 @@ impl<'de> Deserialize<'de> for ColumnRule {
                     serde_json::Value::Object(o) if o.is_empty() => serde_json::Value::Null,
                     other => other,
                 };
-                Ok(if name == "keep" { ColumnRule::Keep } else { ColumnRule::Transform { name, options } })
+                Ok(if name == "keep" {
+                    ColumnRule::Keep
+                } else {
+                    ColumnRule::Transform { name, options }
+                })
             }
             other => Err(D::Error::custom(format!(
                 "a column rule is a transformer name, `keep`, or a mapping with `transformer:`, not {}",

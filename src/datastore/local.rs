@@ -16,15 +16,27 @@ pub struct LocalDatastore {
 impl LocalDatastore {
     pub fn open(root: &Path) -> anyhow::Result<Self> {
         fs::create_dir_all(root).with_context(|| {
-            format!("cannot create the local datastore folder {} (datastore.local.path)", root.display())
+            format!(
+                "cannot create the local datastore folder {} (datastore.local.path)",
+                root.display()
+            )
         })?;
-        Ok(LocalDatastore { root: root.to_path_buf() })
+        Ok(LocalDatastore {
+            root: root.to_path_buf(),
+        })
     }
 
     fn path(&self, key: &str) -> std::io::Result<PathBuf> {
         // Keys come from dump names and manifests: refuse anything that could escape the root.
-        if key.split('/').any(|part| part.is_empty() || part == "." || part == "..") || key.contains('\\') {
-            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("invalid object key `{key}`")));
+        if key
+            .split('/')
+            .any(|part| part.is_empty() || part == "." || part == "..")
+            || key.contains('\\')
+        {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("invalid object key `{key}`"),
+            ));
         }
         Ok(self.root.join(key))
     }
@@ -78,15 +90,16 @@ impl Datastore for LocalDatastore {
         temp.push(".partial");
         let temp = PathBuf::from(temp);
         let file = File::create(&temp)?;
-        Ok(Box::new(LocalWriter { file: BufWriter::with_capacity(1 << 20, file), temp, target, committed: false }))
+        Ok(Box::new(LocalWriter {
+            file: BufWriter::with_capacity(1 << 20, file),
+            temp,
+            target,
+            committed: false,
+        }))
     }
 
     fn open(&self, key: &str) -> std::io::Result<Box<dyn Read + Send>> {
         Ok(Box::new(File::open(self.path(key)?)?))
-    }
-
-    fn exists(&self, key: &str) -> std::io::Result<bool> {
-        Ok(self.path(key)?.exists())
     }
 
     fn list_dumps(&self) -> std::io::Result<Vec<DumpEntry>> {
@@ -96,7 +109,9 @@ impl Datastore for LocalDatastore {
             if !entry.file_type()?.is_dir() {
                 continue;
             }
-            let Some(name) = entry.file_name().to_str().map(str::to_string) else { continue };
+            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
             let (stored_bytes, modified) = folder_size(&entry.path())?;
             dumps.push(DumpEntry {
                 complete: entry.path().join(crate::dump::MANIFEST).is_file(),
@@ -153,7 +168,8 @@ mod tests {
         let mut writer = store.create("d1/data/t/00000.copy.zst").unwrap();
         writer.write_all(b"abc").unwrap();
         drop(writer);
-        assert!(!store.exists("d1/data/t/00000.copy.zst").unwrap());
+        assert!(store.open("d1/data/t/00000.copy.zst").is_err());
+        assert!(!dir.path().join("d1/data/t/00000.copy.zst.partial").exists());
         store.write_all("d1/manifest.json", b"{}").unwrap();
         assert_eq!(store.read_all("d1/manifest.json").unwrap(), b"{}");
         let dumps = store.list_dumps().unwrap();

@@ -29,7 +29,6 @@ pub trait Datastore: Send + Sync {
     /// Starts writing an object; nothing is visible under `key` as complete until `commit`.
     fn create(&self, key: &str) -> std::io::Result<Box<dyn ObjectWriter>>;
     fn open(&self, key: &str) -> std::io::Result<Box<dyn Read + Send>>;
-    fn exists(&self, key: &str) -> std::io::Result<bool>;
     fn list_dumps(&self) -> std::io::Result<Vec<DumpEntry>>;
     fn delete_dump(&self, name: &str) -> std::io::Result<()>;
 
@@ -52,7 +51,10 @@ pub trait ObjectWriter: Write + Send {
 }
 
 pub fn open(config: &DatastoreConfig) -> anyhow::Result<Box<dyn Datastore>> {
-    match config {
-        DatastoreConfig::Local { path } => Ok(Box::new(LocalDatastore::open(path)?)),
+    match &config.local {
+        Some(local) => Ok(Box::new(LocalDatastore::open(&local.path)?)),
+        None => anyhow::bail!(crate::error::ConfigError::new(
+            "no datastore configured (datastore.local.path)"
+        )),
     }
 }

@@ -38,8 +38,20 @@ pub struct ChunkWriter {
 impl ChunkWriter {
     pub fn create(store: &dyn Datastore, key: &str, path_in_dump: String, level: i32) -> io::Result<Self> {
         let object = store.create(key)?;
-        let encoder = zstd::stream::write::Encoder::new(Hashing { inner: object, hasher: Sha256::new(), bytes: 0 }, level)?;
-        Ok(ChunkWriter { encoder, path: path_in_dump, rows: 0, raw_bytes: 0 })
+        let encoder = zstd::stream::write::Encoder::new(
+            Hashing {
+                inner: object,
+                hasher: Sha256::new(),
+                bytes: 0,
+            },
+            level,
+        )?;
+        Ok(ChunkWriter {
+            encoder,
+            path: path_in_dump,
+            rows: 0,
+            raw_bytes: 0,
+        })
     }
 
     /// Appends complete rows (each ending in a newline).
@@ -59,7 +71,13 @@ impl ChunkWriter {
         let sha256 = hex::encode(hashing.hasher.finalize());
         let stored_bytes = hashing.bytes;
         hashing.inner.commit()?;
-        Ok(ChunkManifest { path: self.path, rows: self.rows, raw_bytes: self.raw_bytes, stored_bytes, sha256 })
+        Ok(ChunkManifest {
+            path: self.path,
+            rows: self.rows,
+            raw_bytes: self.raw_bytes,
+            stored_bytes,
+            sha256,
+        })
     }
 }
 
@@ -84,8 +102,14 @@ pub fn read_chunk(
     sink: &mut dyn ChunkSink,
 ) -> anyhow::Result<()> {
     let key = format!("{dump}/{}", chunk.path);
-    let object = store.open(&key).map_err(|e| anyhow::anyhow!("chunk {key} cannot be opened: {e}"))?;
-    let mut hashed = HashingReader { inner: object, hasher: Sha256::new(), bytes: 0 };
+    let object = store
+        .open(&key)
+        .map_err(|e| anyhow::anyhow!("chunk {key} cannot be opened: {e}"))?;
+    let mut hashed = HashingReader {
+        inner: object,
+        hasher: Sha256::new(),
+        bytes: 0,
+    };
     let mut rows = 0u64;
     let mut raw = 0u64;
     let decoded = (|| -> anyhow::Result<()> {
@@ -101,7 +125,7 @@ pub fn read_chunk(
             sink.data(&buf[..n])?;
         }
         // Drain anything after the zstd frame so the checksum covers the whole object.
-        io::copy(decoder.finish(), &mut io::sink())?;
+        io::copy(&mut decoder.finish(), &mut io::sink())?;
         Ok(())
     })();
     let digest = hex::encode(hashed.hasher.finalize());
@@ -146,7 +170,8 @@ mod tests {
     use crate::datastore::LocalDatastore;
 
     fn write_chunk(store: &dyn Datastore) -> ChunkManifest {
-        let mut writer = ChunkWriter::create(store, "d/data/t/000000.copy.zst", "data/t/000000.copy.zst".into(), 3).unwrap();
+        let mut writer =
+            ChunkWriter::create(store, "d/data/t/000000.copy.zst", "data/t/000000.copy.zst".into(), 3).unwrap();
         writer.write_rows(b"1\tone\n2\ttwo\n", 2).unwrap();
         writer.write_rows(b"3\t\\N\n", 1).unwrap();
         writer.finish().unwrap()
@@ -177,7 +202,12 @@ mod tests {
         let last = bytes.len() - 2;
         bytes[last] ^= 0x55;
         std::fs::write(&path, bytes).unwrap();
-        let err = read_chunk(&store, "d", &chunk, &mut |_: &[u8]| Ok(())).unwrap_err().to_string();
-        assert!(err.contains("d/data/t/000000.copy.zst") && err.contains("corrupted"), "{err}");
+        let err = read_chunk(&store, "d", &chunk, &mut |_: &[u8]| Ok(()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("d/data/t/000000.copy.zst") && err.contains("corrupted"),
+            "{err}"
+        );
     }
 }

@@ -108,8 +108,9 @@ impl Manifest {
         struct Version {
             format_version: u32,
         }
-        let version: Version = serde_json::from_slice(bytes)
-            .map_err(|e| anyhow::anyhow!("the manifest of dump `{name}` is not valid JSON ({e}); the dump is damaged"))?;
+        let version: Version = serde_json::from_slice(bytes).map_err(|e| {
+            anyhow::anyhow!("the manifest of dump `{name}` is not valid JSON ({e}); the dump is damaged")
+        })?;
         if version.format_version > FORMAT_VERSION {
             anyhow::bail!(
                 "dump `{name}` uses dump format {} but this decoy reads up to {FORMAT_VERSION}; upgrade decoy",

@@ -4,12 +4,12 @@ mod chunk;
 mod manifest;
 mod names;
 
-pub use chunk::{read_chunk, ChunkSink, ChunkWriter};
+pub use chunk::{read_chunk, ChunkWriter};
 pub use manifest::{
     ChunkManifest, ColumnManifest, FileManifest, Manifest, SchemaManifest, SourceManifest, TableManifest, Totals,
     TransformedColumn, FORMAT_VERSION,
 };
-pub use names::{chunk_key, new_dump_name, resolve, table_folder, validate_name};
+pub use names::{chunk_key, new_dump_name, resolve, validate_name};
 
 /// The file whose presence makes a dump complete. Always written last.
 pub const MANIFEST: &str = "manifest.json";

@@ -16,7 +16,9 @@ pub fn validate_name(name: &str) -> anyhow::Result<()> {
         && name.len() <= 128
         && name != "latest"
         && !name.starts_with('.')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     if !ok {
         bail!(crate::error::ConfigError::new(format!(
             "invalid dump name `{name}`: use 1-128 letters, digits, `-`, `_` or `.` (and not `latest`)"
@@ -55,7 +57,10 @@ pub fn resolve(store: &dyn Datastore, name: &str) -> anyhow::Result<String> {
         let newest = dumps.iter().filter(|d| d.complete).map(|d| d.name.as_str()).max();
         return match newest {
             Some(name) => Ok(name.to_string()),
-            None => bail!("no complete dump in {}; create one with `decoy dump create`", store.describe()),
+            None => bail!(
+                "no complete dump in {}; create one with `decoy dump create`",
+                store.describe()
+            ),
         };
     }
     match dumps.iter().find(|d| d.name == name) {
@@ -64,7 +69,10 @@ pub fn resolve(store: &dyn Datastore, name: &str) -> anyhow::Result<String> {
             "dump `{name}` is incomplete (it has no manifest: the run that wrote it failed or is still running); \
              remove it with `decoy dump delete {name}`"
         ),
-        None => bail!("no dump named `{name}` in {}; `decoy dump list` shows what exists", store.describe()),
+        None => bail!(
+            "no dump named `{name}` in {}; `decoy dump list` shows what exists",
+            store.describe()
+        ),
     }
 }
 
@@ -96,6 +104,9 @@ mod tests {
             table_folder(&QualifiedName::new("a.b", "c")),
             table_folder(&QualifiedName::new("a", "b.c"))
         );
-        assert_eq!(chunk_key("d", &weird, 2), "d/data/MixedSchema.Weird%20Table/000002.copy.zst");
+        assert_eq!(
+            chunk_key("d", &weird, 2),
+            "d/data/MixedSchema.Weird%20Table/000002.copy.zst"
+        );
     }
 }

@@ -24,10 +24,17 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 impl TestDb {
     pub fn create(prefix: &str) -> TestDb {
-        let name = format!("decoy_t_{prefix}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
+        let name = format!(
+            "decoy_t_{prefix}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        );
         psql("postgres", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
         // UTF8 whatever the cluster default: the fixtures hold non-ASCII text.
-        psql("postgres", &format!("CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'"));
+        psql(
+            "postgres",
+            &format!("CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'"),
+        );
         TestDb { name }
     }
 
@@ -46,7 +53,12 @@ impl TestDb {
             cmd.arg("-v").arg(format!("{k}={v}"));
         }
         let out = cmd.arg("-f").arg(file).output().expect("psql runs");
-        assert!(out.status.success(), "loading {}: {}", file.display(), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "loading {}: {}",
+            file.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// Every user table (partitioned parents included), qualified and quoted.
@@ -69,31 +81,46 @@ impl TestDb {
             .output()
             .expect("psql runs");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let mut rows: Vec<String> = String::from_utf8(out.stdout).unwrap().lines().map(str::to_string).collect();
+        let mut rows: Vec<String> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect();
         rows.sort();
         rows
     }
 
     pub fn count(&self, sql: &str) -> i64 {
-        self.sql(sql).trim().parse().unwrap_or_else(|_| panic!("not a number from {sql}"))
+        self.sql(sql)
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("not a number from {sql}"))
     }
 }
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let _ = psql_command("postgres").arg("-c").arg(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).output();
+        let _ = psql_command("postgres")
+            .arg("-c")
+            .arg(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
+            .output();
     }
 }
 
 fn psql_command(db: &str) -> Command {
     let mut cmd = Command::new("psql");
-    cmd.arg(format!("{}/{db}", server())).args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"]);
+    cmd.arg(format!("{}/{db}", server()))
+        .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"]);
     cmd
 }
 
 pub fn psql(db: &str, sql: &str) -> String {
     let out = psql_command(db).arg("-c").arg(sql).output().expect("psql runs");
-    assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -104,7 +131,9 @@ pub struct Workspace {
 
 impl Workspace {
     pub fn new() -> Workspace {
-        Workspace { dir: tempfile::tempdir().unwrap() }
+        Workspace {
+            dir: tempfile::tempdir().unwrap(),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -154,7 +183,12 @@ impl Workspace {
     pub fn fails(&self, args: &[&str], code: i32) -> String {
         let out = self.decoy(args);
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert_eq!(out.status.code(), Some(code), "decoy {args:?}: stdout {} stderr {stderr}", String::from_utf8_lossy(&out.stdout));
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "decoy {args:?}: stdout {} stderr {stderr}",
+            String::from_utf8_lossy(&out.stdout)
+        );
         stderr
     }
 
