@@ -11,6 +11,7 @@ use connectors::postgres::{self, copy_text::RowRewriter, PgUrl, SchemaFilter, Sn
 use futures_util::{StreamExt, TryStreamExt};
 use tokio::sync::mpsc;
 
+use crate::cleanup::PartialDump;
 use crate::config::Config;
 use crate::datastore::Datastore;
 use crate::dump::{
@@ -59,24 +60,10 @@ pub async fn run(config: &Config, name: Option<String>) -> anyhow::Result<Manife
         "snapshot exported, plan ready"
     );
 
-    // From here on, anything that fails removes what was written: no half dump is left to list.
-    let mut guard = PartialDump {
-        store: store.clone(),
-        name: name.clone(),
-        armed: true,
-    };
-    let manifest = write_dump(
-        config,
-        &snapshot,
-        &url,
-        &plan,
-        store.clone(),
-        &name,
-        created_at,
-        started,
-    )
-    .await?;
-    guard.armed = false;
+    // From here on, a failure or a signal removes what was written: no half dump is left to list.
+    let partial = PartialDump::register(store.clone(), &name);
+    let manifest = write_dump(config, &snapshot, &url, &plan, store.clone(), &name, created_at, started).await?;
+    partial.committed();
     Ok(manifest)
 }
 
@@ -361,25 +348,4 @@ fn write_chunks(
         );
     }
     Ok(chunks)
-}
-
-/// Deletes a dump folder unless disarmed: a failed or interrupted run leaves nothing that looks usable.
-struct PartialDump {
-    store: Arc<dyn Datastore>,
-    name: String,
-    armed: bool,
-}
-
-impl Drop for PartialDump {
-    fn drop(&mut self) {
-        if self.armed {
-            match self.store.delete_dump(&self.name) {
-                Ok(()) => tracing::info!(dump = %self.name, "removed the partial dump"),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    tracing::warn!(dump = %self.name, error = %e, "could not remove the partial dump; `decoy dump delete` removes it")
-                }
-            }
-        }
-    }
 }

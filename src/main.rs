@@ -1,5 +1,6 @@
 //! decoy: safe, small, realistic copies of production databases.
 
+mod cleanup;
 mod cli;
 mod commands;
 mod config;
@@ -37,8 +38,10 @@ fn main() {
             signal = shutdown_signal() => Err(anyhow::anyhow!("interrupted by {signal}; nothing was left that looks complete")),
         }
     });
-    // Dropping the runtime waits for blocking writer threads, which stop at their next batch.
-    runtime.shutdown_timeout(std::time::Duration::from_secs(10));
+    // Shutting down waits for the chunk-writer threads, which stop at their next batch; only then can
+    // a partial dump be removed without racing them.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(30));
+    cleanup::remove_partial_dumps();
     if let Err(err) = result {
         // One report: a JSON log line for log pipelines, plain text for people.
         if json_logs {
