@@ -19,13 +19,19 @@ pub struct PartialDump {
 impl PartialDump {
     pub fn register(store: Arc<dyn Datastore>, name: &str) -> PartialDump {
         let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        PENDING.lock().expect("cleanup registry").push((id, store, name.to_string()));
+        PENDING
+            .lock()
+            .expect("cleanup registry")
+            .push((id, store, name.to_string()));
         PartialDump { id }
     }
 
     /// The manifest is written: the dump is complete and must stay.
     pub fn committed(self) {
-        PENDING.lock().expect("cleanup registry").retain(|(id, _, _)| *id != self.id);
+        PENDING
+            .lock()
+            .expect("cleanup registry")
+            .retain(|(id, _, _)| *id != self.id);
     }
 }
 

@@ -62,7 +62,17 @@ pub async fn run(config: &Config, name: Option<String>) -> anyhow::Result<Manife
 
     // From here on, a failure or a signal removes what was written: no half dump is left to list.
     let partial = PartialDump::register(store.clone(), &name);
-    let manifest = write_dump(config, &snapshot, &url, &plan, store.clone(), &name, created_at, started).await?;
+    let manifest = write_dump(
+        config,
+        &snapshot,
+        &url,
+        &plan,
+        store.clone(),
+        &name,
+        created_at,
+        started,
+    )
+    .await?;
     partial.committed();
     Ok(manifest)
 }

@@ -10,6 +10,7 @@ mod dump;
 mod error;
 mod glob;
 mod logging;
+mod memory;
 mod plan;
 mod progress;
 mod restore;

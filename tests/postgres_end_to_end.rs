@@ -341,3 +341,31 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
+
+#[test]
+fn memory_stays_flat_when_the_table_is_ten_times_larger() {
+    let peak = |rows: u32| -> u64 {
+        let db = TestDb::create("mem");
+        db.sql(&format!(
+            "CREATE TABLE t (id int PRIMARY KEY, email text, body text);\
+             INSERT INTO t SELECT i, 'u' || i || '@x.example', repeat(md5(i::text), 3) FROM generate_series(1, {rows}) i;"
+        ));
+        let ws = Workspace::new();
+        ws.config(
+            &db.url(),
+            "tables:\n  t:\n    columns:\n      email: email\ndump:\n  chunk_size: 4MiB\n",
+        );
+        let summary: serde_json::Value = serde_json::from_str(&ws.ok(&["dump", "create", "--json"])).unwrap();
+        assert_eq!(summary["rows"], rows);
+        summary["peak_rss_bytes"].as_u64().unwrap()
+    };
+    let small = peak(60_000);
+    let large = peak(600_000);
+    // 600k rows are about 80 MiB of COPY text: holding the table would show up clearly.
+    assert!(
+        large < small + (24 << 20),
+        "peak memory grew from {} MiB to {} MiB for a 10x table",
+        small >> 20,
+        large >> 20
+    );
+}

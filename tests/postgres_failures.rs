@@ -21,19 +21,40 @@ fn config_mistakes_exit_2_and_name_the_key_and_line() {
     let db = small_db();
     let ws = Workspace::new();
     let cases = [
-        ("tables:\n  public.usrs:\n    columns:\n      email: email\n", vec!["line 8", "public.usrs", "public.users"]),
-        ("tables:\n  users:\n    columns:\n      mail: email\n", vec!["line 10", "no column `mail`", "email"]),
-        ("tables:\n  users:\n    columns:\n      email: emale\n", vec!["line 10", "unknown transformer `emale`", "transformer list"]),
+        (
+            "tables:\n  public.usrs:\n    columns:\n      email: email\n",
+            vec!["line 8", "public.usrs", "public.users"],
+        ),
+        (
+            "tables:\n  users:\n    columns:\n      mail: email\n",
+            vec!["line 10", "no column `mail`", "email"],
+        ),
+        (
+            "tables:\n  users:\n    columns:\n      email: emale\n",
+            vec!["line 10", "unknown transformer `emale`", "transformer list"],
+        ),
         (
             "tables:\n  users:\n    columns:\n      email: { transformer: email, keep_domian: true }\n",
             vec!["line 10", "keep_domian"],
         ),
-        ("tables:\n  users:\n    columns:\n      email: constant\n", vec!["tables.users.columns.email"]),
-        ("tables:\n  users: skip\n", vec!["notes_user_id_fkey", "public.users", "skipped"]),
+        (
+            "tables:\n  users:\n    columns:\n      email: constant\n",
+            vec!["tables.users.columns.email"],
+        ),
+        (
+            "tables:\n  users: skip\n",
+            vec!["notes_user_id_fkey", "public.users", "skipped"],
+        ),
         ("only: [public.notes]\n", vec!["outside `only`"]),
         ("only: [public.nothing*]\n", vec!["`only`", "matches no table"]),
-        ("strict: true\ntables:\n  users:\n    columns:\n      email: email\n", vec!["public.users.name", "public.notes.body"]),
-        ("tables:\n  notes:\n    columns:\n      user_id: keep\n  users:\n    columns:\n      id: random\n", vec!["references public.users.id", "Remove this rule"]),
+        (
+            "strict: true\ntables:\n  users:\n    columns:\n      email: email\n",
+            vec!["public.users.name", "public.notes.body"],
+        ),
+        (
+            "tables:\n  notes:\n    columns:\n      user_id: keep\n  users:\n    columns:\n      id: random\n",
+            vec!["references public.users.id", "Remove this rule"],
+        ),
         ("dump:\n  chunk_size: 12 parsecs\n", vec!["line 8", "parsecs"]),
     ];
     for (body, expected) in cases {
@@ -53,7 +74,10 @@ fn connection_failures_say_where_and_hide_the_password() {
     let cases = [
         ("postgres://postgres:hunter2@127.0.0.1:1/app", "127.0.0.1:1"),
         ("postgres://nobody:hunter2@127.0.0.1:5432/postgres", "nobody"),
-        ("postgres://postgres:hunter2@127.0.0.1:5432/no_such_database_here", "no_such_database_here"),
+        (
+            "postgres://postgres:hunter2@127.0.0.1:5432/no_such_database_here",
+            "no_such_database_here",
+        ),
     ];
     for (url, needle) in cases {
         ws.config(url, "");
@@ -64,7 +88,10 @@ fn connection_failures_say_where_and_hide_the_password() {
     ws.config("mysql://root@127.0.0.1/x", "");
     let err = ws.fails(&["dump", "create"], 2);
     assert!(err.contains("mysql://") && err.contains("postgres://"), "{err}");
-    let err = ws.fails(&["dump", "restore", "--to", "postgres://postgres:hunter2@127.0.0.1:1/x"], 1);
+    let err = ws.fails(
+        &["dump", "restore", "--to", "postgres://postgres:hunter2@127.0.0.1:1/x"],
+        1,
+    );
     assert!(!err.contains("hunter2"), "{err}");
 }
 
@@ -93,7 +120,10 @@ fn a_killed_dump_is_incomplete_and_never_restored() {
          INSERT INTO big SELECT i, 'u' || i || '@x.example', repeat(md5(i::text), 8) FROM generate_series(1, 1500000) i;",
     );
     let ws = Workspace::new();
-    ws.config(&db.url(), "tables:\n  big:\n    columns:\n      email: email\ndump:\n  chunk_size: 1MiB\n");
+    ws.config(
+        &db.url(),
+        "tables:\n  big:\n    columns:\n      email: email\ndump:\n  chunk_size: 1MiB\n",
+    );
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_decoy"))
         .args(["dump", "create", "--name", "victim", "-c"])
         .arg(ws.path().join("decoy.yaml"))
@@ -104,7 +134,10 @@ fn a_killed_dump_is_incomplete_and_never_restored() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     while std::fs::read_dir(&chunks).map(|d| d.count()).unwrap_or(0) < 3 {
         assert!(std::time::Instant::now() < deadline, "no chunk appeared");
-        assert!(child.try_wait().unwrap().is_none(), "the dump finished before it could be killed; grow the table");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the dump finished before it could be killed; grow the table"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     child.kill().unwrap(); // SIGKILL: no cleanup can run
@@ -144,7 +177,10 @@ fn sigterm_stops_the_dump_and_removes_the_partial_dump() {
         assert!(std::time::Instant::now() < deadline, "no chunk appeared");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1));

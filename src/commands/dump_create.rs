@@ -19,11 +19,12 @@ pub async fn run(args: CreateArgs) -> anyhow::Result<()> {
                 "raw_bytes": totals.raw_bytes,
                 "bytes": totals.stored_bytes,
                 "duration_ms": manifest.duration_ms,
+                "peak_rss_bytes": crate::memory::peak_rss_bytes(),
             })
         );
     } else {
         println!(
-            "dump {} complete: {} tables, {} rows, {} stored ({} uncompressed) in {:.1}s ({:.0} rows/s, {}/s)",
+            "dump {} complete: {} tables, {} rows, {} stored ({} uncompressed) in {:.1}s ({:.0} rows/s, {}/s, peak memory {})",
             manifest.name,
             totals.tables,
             totals.rows,
@@ -32,6 +33,7 @@ pub async fn run(args: CreateArgs) -> anyhow::Result<()> {
             seconds,
             totals.rows as f64 / seconds,
             format_bytes((totals.raw_bytes as f64 / seconds) as u64),
+            format_bytes(crate::memory::peak_rss_bytes()),
         );
     }
     Ok(())
