@@ -62,12 +62,10 @@ pub async fn to_database(
         .await?;
     progress.finish();
 
-    postgres::run_script(
-        &client,
-        "creating indexes, constraints and foreign keys (schema/post-data.sql)",
-        &post_data,
-    )
-    .await?;
+    // Index builds and key constraints run in parallel; foreign keys and the rest follow in order.
+    postgres::run_post_data(url, &post_data, workers)
+        .await
+        .context("creating indexes, constraints and foreign keys (schema/post-data.sql) failed")?;
     postgres::set_sequences(&client, &manifest.schema.sequences).await?;
     Ok(Restored {
         tables: manifest.tables.len(),

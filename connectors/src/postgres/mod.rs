@@ -5,11 +5,13 @@ mod connect;
 pub mod copy_text;
 mod introspect;
 mod pg_dump;
+mod post_data;
 mod restore;
 mod snapshot;
 
 pub use connect::{connect, quote_ident, quote_qualified, PgUrl};
 pub use introspect::introspect;
 pub use pg_dump::{dump_schema, SchemaFilter, SchemaScripts};
+pub use post_data::run_post_data;
 pub use restore::{copy_in, run_script, set_sequences};
 pub use snapshot::{Sequence, Snapshot, SnapshotWorker};
