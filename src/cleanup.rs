@@ -8,7 +8,10 @@ use std::sync::{Arc, Mutex};
 
 use crate::datastore::Datastore;
 
-static PENDING: Mutex<Vec<(u64, Arc<dyn Datastore>, String)>> = Mutex::new(Vec::new());
+/// (registration id, datastore, dump name)
+type Pending = (u64, Arc<dyn Datastore>, String);
+
+static PENDING: Mutex<Vec<Pending>> = Mutex::new(Vec::new());
 static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// A dump being written. Unless [`PartialDump::committed`] is called, it is removed at exit.

@@ -68,6 +68,7 @@ impl<'de> Deserialize<'de> for ColumnRule {
             Value::Mapping(mut map) => {
                 let name = match map.remove("transformer") {
                     Some(Value::String(name)) => name,
+                    Some(Value::Null) => "null".into(),
                     _ => return Err(D::Error::custom(
                         "a column rule written as a mapping needs `transformer: NAME` (run `decoy transformer list`)",
                     )),

@@ -13,27 +13,44 @@ pub struct ColumnSpec {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ColumnKind {
     /// text, varchar(n), char(n), citext: `max_chars` is n where the type has one.
-    Text { max_chars: Option<u32> },
+    Text {
+        max_chars: Option<u32>,
+    },
     /// int2/int4/int8 (and MySQL's TINYINT.. with `unsigned`).
-    Int { bits: u8, unsigned: bool },
+    Int {
+        bits: u8,
+        unsigned: bool,
+    },
     /// numeric(p, s) / decimal.
-    Numeric { precision: Option<u32>, scale: Option<u32> },
+    Numeric {
+        precision: Option<u32>,
+        scale: Option<u32>,
+    },
     Float,
     Bool,
     Bytes,
     Uuid,
     Date,
-    Timestamp { with_tz: bool },
+    Timestamp {
+        with_tz: bool,
+    },
     Time,
     Json,
     /// An enum type with its allowed labels.
-    Enum { values: Vec<String> },
+    Enum {
+        values: Vec<String>,
+    },
     /// Anything else, with the engine's type name.
     Other(String),
 }
 
 impl ColumnSpec {
     pub fn text(name: &str) -> Self {
-        ColumnSpec { name: name.into(), kind: ColumnKind::Text { max_chars: None }, nullable: true, unique: false }
+        ColumnSpec {
+            name: name.into(),
+            kind: ColumnKind::Text { max_chars: None },
+            nullable: true,
+            unique: false,
+        }
     }
 }

@@ -38,7 +38,10 @@ pub struct Engine {
 impl fmt::Debug for Engine {
     // The key is a function of the salt: never print it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Engine").field("mode", &self.mode).field("key", &"<redacted>").finish()
+        f.debug_struct("Engine")
+            .field("mode", &self.mode)
+            .field("key", &"<redacted>")
+            .finish()
     }
 }
 
@@ -74,7 +77,11 @@ impl Engine {
             h.write(domain.as_bytes());
             h.finish()
         };
-        DomainHasher { k0: sub(2), k1: sub(3), mode: self.mode }
+        DomainHasher {
+            k0: sub(2),
+            k1: sub(3),
+            mode: self.mode,
+        }
     }
 
     /// Keyed, domain-separated 64-bit hash.
@@ -103,7 +110,10 @@ pub struct DomainHasher {
 
 impl fmt::Debug for DomainHasher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DomainHasher").field("mode", &self.mode).field("key", &"<redacted>").finish()
+        f.debug_struct("DomainHasher")
+            .field("mode", &self.mode)
+            .field("key", &"<redacted>")
+            .finish()
     }
 }
 

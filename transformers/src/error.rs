@@ -6,7 +6,11 @@ pub enum BuildError {
     #[error("transformer `{transformer}`: {message}")]
     BadOption { transformer: String, message: String },
     #[error("transformer `{transformer}` cannot be used on column {column}: {message}")]
-    Incompatible { transformer: String, column: String, message: String },
+    Incompatible {
+        transformer: String,
+        column: String,
+        message: String,
+    },
 }
 
 /// A value the transformer could not handle; names the transformer so the caller can add table/column.

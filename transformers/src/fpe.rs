@@ -37,7 +37,11 @@ impl Feistel {
     }
 
     fn round_trip(&self, x: u64, half: u32, tweak: u64) -> u64 {
-        let mask = if half >= 32 { u32::MAX as u64 } else { (1u64 << half) - 1 };
+        let mask = if half >= 32 {
+            u32::MAX as u64
+        } else {
+            (1u64 << half) - 1
+        };
         let (mut l, mut r) = ((x >> half) & mask, x & mask);
         for round in 0..ROUNDS {
             let f = self.keys.hash_words(&[round | ((half as u64) << 8), tweak, r]) & mask;

@@ -39,7 +39,12 @@ pub fn build(
         .iter()
         .find(|e| e.name == name)
         .ok_or_else(|| BuildError::UnknownTransformer { name: name.to_string() })?;
-    (entry.build)(&Ctx { name: entry.name, options, column, engine })
+    (entry.build)(&Ctx {
+        name: entry.name,
+        options,
+        column,
+        engine,
+    })
 }
 
 /// Every transformer with its options, for `decoy transformer list`.
@@ -76,7 +81,11 @@ mod tests {
     fn examples_build() {
         // The options part of each example must be accepted by the builder.
         for i in catalogue_info() {
-            let body = i.example.split_once('{').map(|(_, b)| b.trim_end().trim_end_matches('}')).unwrap();
+            let body = i
+                .example
+                .split_once('{')
+                .map(|(_, b)| b.trim_end().trim_end_matches('}'))
+                .unwrap();
             let mut map = serde_json::Map::new();
             for pair in body.split(',').map(str::trim).filter(|p| !p.is_empty()) {
                 let (k, v) = pair.split_once(':').unwrap();

@@ -45,11 +45,18 @@ fn build(ctx: &Ctx<'_>) -> Built {
     let len = 16 + 3 * opts.separator.chars().count();
     if let Some(max) = ctx.max_chars() {
         if len > max {
-            return Err(ctx.incompatible(format!("a card number needs {len} characters and the column holds {max}; use `redacted`")));
+            return Err(ctx.incompatible(format!(
+                "a card number needs {len} characters and the column holds {max}; use `redacted`"
+            )));
         }
     }
     let bijection = unique.then(|| Feistel::new(keys.clone()));
-    Ok(Arc::new(Card { keys, keep_issuer: opts.keep_issuer, separator: opts.separator, bijection }))
+    Ok(Arc::new(Card {
+        keys,
+        keep_issuer: opts.keep_issuer,
+        separator: opts.separator,
+        bijection,
+    }))
 }
 
 /// The digit that makes `digits` (15 of them) + check Luhn-valid.
@@ -62,7 +69,11 @@ pub(crate) fn luhn_check_digit(digits: &[u8]) -> u8 {
             let d = *d as u32;
             if i % 2 == 0 {
                 let x = d * 2;
-                if x > 9 { x - 9 } else { x }
+                if x > 9 {
+                    x - 9
+                } else {
+                    x
+                }
             } else {
                 d
             }
@@ -185,7 +196,7 @@ mod tests {
 
     #[test]
     fn valid_and_formatted() {
-        let t = build("credit-card", json!({"separator": " "}));
+        let t = rule("credit-card", json!({"separator": " "}));
         for i in 0..1000 {
             let input = format!("4000{:012}", i);
             let out = run(&*t, &input);
@@ -193,7 +204,7 @@ mod tests {
             assert!(luhn_valid(&digits(&out)), "{out}");
             assert_ne!(digits(&out), digits(&input));
         }
-        let k = build("credit-card", json!({"keep_issuer": true}));
+        let k = rule("credit-card", json!({"keep_issuer": true}));
         assert!(run(&*k, "5555 5555 5555 4444").starts_with("555555"));
         assert_eq!(k.transform(Value::Null).unwrap(), Value::Null);
     }
@@ -201,7 +212,10 @@ mod tests {
     #[test]
     fn unique_variant() {
         let col = unique(ColumnKind::Text { max_chars: Some(16) });
-        assert!(is_incompatible(&build_on("credit-card", json!(null), &col), "keep_issuer"));
+        assert!(is_incompatible(
+            &build_on("credit-card", json!(null), &col),
+            "keep_issuer"
+        ));
         let t = build_on("credit-card", json!({"keep_issuer": true}), &col).unwrap();
         let mut seen = HashSet::new();
         for i in 0..20_000u64 {

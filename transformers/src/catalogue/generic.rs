@@ -127,7 +127,11 @@ fn build_constant(ctx: &Ctx<'_>) -> Built {
         return Err(ctx.not_unique("use `hash` or `random`"));
     }
     let misfit = |what: &str| {
-        ctx.incompatible(format!("the constant {} does not fit a {} column: {what}", opts.value, kind_name(&ctx.column.kind)))
+        ctx.incompatible(format!(
+            "the constant {} does not fit a {} column: {what}",
+            opts.value,
+            kind_name(&ctx.column.kind)
+        ))
     };
     let value = match &opts.value {
         serde_json::Value::Null if !ctx.column.nullable => return Err(misfit("the column is NOT NULL")),
@@ -189,7 +193,12 @@ fn build_keep(ctx: &Ctx<'_>) -> Built {
 }
 
 fn unique_option(description: &'static str) -> OptionInfo {
-    OptionInfo { name: "unique", kind: "bool", default: "column is unique", description }
+    OptionInfo {
+        name: "unique",
+        kind: "bool",
+        default: "column is unique",
+        description,
+    }
 }
 
 pub(crate) const HASH: Entry = Entry {
@@ -219,7 +228,7 @@ pub(crate) const NULL: Entry = Entry {
         description: "Always NULL (refused on NOT NULL and unique columns)",
         unique_safe: false,
         options: vec![unique_option("Refused: NULLs are not distinct values")],
-        example: "legacy_notes: { transformer: null }",
+        example: "legacy_notes: { transformer: \"null\" }",
     },
     build: build_null,
 };
@@ -278,19 +287,31 @@ mod tests {
 
     #[test]
     fn hash_is_keyed_fits_and_unique() {
-        let t = build("hash", json!(null));
+        let t = rule("hash", json!(null));
         let a = run(&*t, "secret");
         assert_eq!(a.len(), 32);
         assert!(a.bytes().all(|b| b.is_ascii_hexdigit()));
         assert_eq!(a, run(&*t, "secret"));
-        let other = crate::build("hash", &json!(null), &ColumnSpec::text("t"), &Engine::new(b"other", Mode::Deterministic)).unwrap();
+        let other = crate::build(
+            "hash",
+            &json!(null),
+            &ColumnSpec::text("t"),
+            &Engine::new(b"other", Mode::Deterministic),
+        )
+        .unwrap();
         assert_ne!(a, run(&*other, "secret"));
         assert_eq!(t.transform(Value::Null).unwrap(), Value::Null);
         let short = build_on("hash", json!({"length": 64}), &varchar(20)).unwrap();
         assert_eq!(run(&*short, "x").len(), 20);
-        assert_eq!(run(&*build("hash", json!({"length": 17})), "x").len(), 17);
-        assert!(is_incompatible(&build_on("hash", json!(null), &varchar(10)), "`random`"));
-        assert!(matches!(build_on("hash", json!({"length": 8}), &varchar(99)), Err(BuildError::BadOption { .. })));
+        assert_eq!(run(&*rule("hash", json!({"length": 17})), "x").len(), 17);
+        assert!(is_incompatible(
+            &build_on("hash", json!(null), &varchar(10)),
+            "`random`"
+        ));
+        assert!(matches!(
+            build_on("hash", json!({"length": 8}), &varchar(99)),
+            Err(BuildError::BadOption { .. })
+        ));
         let u = build_on("hash", json!(null), &unique(ColumnKind::Text { max_chars: None })).unwrap();
         let outs: HashSet<String> = (0..50_000).map(|i| run(&*u, &i.to_string())).collect();
         assert_eq!(outs.len(), 50_000);
@@ -299,7 +320,7 @@ mod tests {
 
     #[test]
     fn null_rules() {
-        let t = build("null", json!(null));
+        let t = rule("null", json!(null));
         assert_eq!(t.transform(Value::text("x")).unwrap(), Value::Null);
         let mut not_null = ColumnSpec::text("t.c");
         not_null.nullable = false;
@@ -311,27 +332,55 @@ mod tests {
 
     #[test]
     fn constant_checks_column() {
-        let t = build("constant", json!({"value": "FR"}));
+        let t = rule("constant", json!({"value": "FR"}));
         assert_eq!(t.transform(Value::Null).unwrap(), Value::text("FR"));
         let missing = build_on("constant", json!(null), &varchar(9));
         assert!(matches!(missing, Err(BuildError::BadOption { message, .. }) if message.contains("value")));
-        assert!(is_incompatible(&build_on("constant", json!({"value": "toolong"}), &varchar(3)), "characters"));
-        let int2 = column(ColumnKind::Int { bits: 16, unsigned: false });
-        assert!(is_incompatible(&build_on("constant", json!({"value": 40000}), &int2), "range"));
+        assert!(is_incompatible(
+            &build_on("constant", json!({"value": "toolong"}), &varchar(3)),
+            "characters"
+        ));
+        let int2 = column(ColumnKind::Int {
+            bits: 16,
+            unsigned: false,
+        });
+        assert!(is_incompatible(
+            &build_on("constant", json!({"value": 40000}), &int2),
+            "range"
+        ));
         let ok = build_on("constant", json!({"value": 7}), &int2).unwrap();
         assert_eq!(ok.transform(Value::text("1")).unwrap(), Value::Int(7));
-        assert!(is_incompatible(&build_on("constant", json!({"value": 1}), &unique(ColumnKind::Bool)), "`hash`"));
-        let e = column(ColumnKind::Enum { values: vec!["a".into(), "b".into()] });
-        assert!(is_incompatible(&build_on("constant", json!({"value": "c"}), &e), "not one of"));
+        assert!(is_incompatible(
+            &build_on("constant", json!({"value": 1}), &unique(ColumnKind::Bool)),
+            "`hash`"
+        ));
+        let e = column(ColumnKind::Enum {
+            values: vec!["a".into(), "b".into()],
+        });
+        assert!(is_incompatible(
+            &build_on("constant", json!({"value": "c"}), &e),
+            "not one of"
+        ));
         let mut not_null = ColumnSpec::text("t.c");
         not_null.nullable = false;
-        assert!(is_incompatible(&build_on("constant", json!({"value": null}), &not_null), "NOT NULL"));
+        assert!(is_incompatible(
+            &build_on("constant", json!({"value": null}), &not_null),
+            "NOT NULL"
+        ));
     }
 
     #[test]
     fn keep_and_transient_pass_through() {
         for name in ["keep", "transient"] {
-            let t = build_on(name, json!(null), &unique(ColumnKind::Int { bits: 32, unsigned: false })).unwrap();
+            let t = build_on(
+                name,
+                json!(null),
+                &unique(ColumnKind::Int {
+                    bits: 32,
+                    unsigned: false,
+                }),
+            )
+            .unwrap();
             assert_eq!(t.transform(Value::text("42")).unwrap(), Value::text("42"));
             assert_eq!(t.transform(Value::Null).unwrap(), Value::Null);
         }

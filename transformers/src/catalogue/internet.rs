@@ -58,7 +58,13 @@ fn build(ctx: &Ctx<'_>) -> Built {
             )));
         }
     }
-    Ok(Arc::new(Email { keys, keep_domain: opts.keep_domain, domain: opts.domain, unique, max_chars: ctx.max_chars() }))
+    Ok(Arc::new(Email {
+        keys,
+        keep_domain: opts.keep_domain,
+        domain: opts.domain,
+        unique,
+        max_chars: ctx.max_chars(),
+    }))
 }
 
 /// Lowercase ASCII letters of a name (the word lists have a few apostrophes and spaces).
@@ -130,7 +136,8 @@ pub(crate) const EMAIL: Entry = Entry {
     name: "email",
     info: || TransformerInfo {
         name: "email",
-        description: "A realistic first.last@example.com address; on unique columns a keyed tag keeps addresses distinct",
+        description:
+            "A realistic first.last@example.com address; on unique columns a keyed tag keeps addresses distinct",
         unique_safe: true,
         options: vec![
             OptionInfo {
@@ -169,7 +176,7 @@ mod tests {
 
     #[test]
     fn realistic_and_deterministic() {
-        let t = build("email", json!(null));
+        let t = rule("email", json!(null));
         let a = run(&*t, "john.smith@corp.io");
         assert_eq!(a, run(&*t, "john.smith@corp.io"));
         let (local, domain) = a.split_once('@').unwrap();
@@ -179,11 +186,11 @@ mod tests {
 
     #[test]
     fn keep_and_force_domain() {
-        let keep = build("email", json!({"keep_domain": true}));
+        let keep = rule("email", json!({"keep_domain": true}));
         assert!(run(&*keep, "a@b@corp.io").ends_with("@corp.io"));
         let fallback = run(&*keep, "not-an-email");
         assert!(DOMAINS.iter().any(|d| fallback.ends_with(d)), "{fallback}");
-        let forced = build("email", json!({"domain": "acme.test"}));
+        let forced = rule("email", json!({"domain": "acme.test"}));
         assert!(run(&*forced, "x@y.z").ends_with("@acme.test"));
         let both = build_on("email", json!({"domain": "a.b", "keep_domain": true}), &varchar(99));
         assert!(matches!(both, Err(BuildError::BadOption { .. })));
@@ -209,13 +216,16 @@ mod tests {
             let out = run(&*u, &format!("u{i}@x.io"));
             assert!(out.len() <= 30, "{out}");
         }
-        assert!(is_incompatible(&build_on("email", json!({"unique": true}), &varchar(10)), "`hash`"));
+        assert!(is_incompatible(
+            &build_on("email", json!({"unique": true}), &varchar(10)),
+            "`hash`"
+        ));
         assert!(is_incompatible(&build_on("email", json!(null), &varchar(5)), "`hash`"));
     }
 
     #[test]
     fn originals_do_not_survive() {
-        let t = build("email", json!({"keep_domain": true}));
+        let t = rule("email", json!({"keep_domain": true}));
         for i in 0..1000 {
             let input = format!("user{i}@corp.io");
             assert_ne!(run(&*t, &input), input);
@@ -230,7 +240,9 @@ mod tests {
         for i in 0..1_000_000u32 {
             input.clear();
             let _ = write!(input, "user{i}@corp.io");
-            let Value::Text(out) = t.transform(Value::text(input.as_str())).unwrap() else { panic!() };
+            let Value::Text(out) = t.transform(Value::text(input.as_str())).unwrap() else {
+                panic!()
+            };
             let mut h = SipHasher13::new();
             h.write(out.as_bytes());
             assert!(seen.insert(h.finish128().as_u128()), "collision at {i}: {out}");

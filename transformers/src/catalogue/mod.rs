@@ -77,7 +77,10 @@ impl Ctx<'_> {
     }
 
     pub fn bad_option(&self, message: impl Into<String>) -> BuildError {
-        BuildError::BadOption { transformer: self.name.to_string(), message: message.into() }
+        BuildError::BadOption {
+            transformer: self.name.to_string(),
+            message: message.into(),
+        }
     }
 
     pub fn incompatible(&self, message: impl Into<String>) -> BuildError {
@@ -163,7 +166,10 @@ pub(crate) fn truncate(s: &str, max: Option<usize>) -> &str {
 }
 
 pub(crate) fn transform_error(name: &str, message: impl Into<String>) -> TransformError {
-    TransformError { transformer: name.to_string(), message: message.into() }
+    TransformError {
+        transformer: name.to_string(),
+        message: message.into(),
+    }
 }
 
 /// Maps 32 random bits onto `[0, n)` without division (Lemire), for picking from word lists.
@@ -185,16 +191,25 @@ pub(crate) mod testutil {
         crate::build(name, &options, column, &engine())
     }
 
-    pub fn build(name: &str, options: serde_json::Value) -> Arc<dyn Transformer> {
+    pub fn rule(name: &str, options: serde_json::Value) -> Arc<dyn Transformer> {
         build_on(name, options, &ColumnSpec::text("t.c")).unwrap()
     }
 
     pub fn column(kind: ColumnKind) -> ColumnSpec {
-        ColumnSpec { name: "t.c".into(), kind, nullable: true, unique: false }
+        ColumnSpec {
+            name: "t.c".into(),
+            kind,
+            nullable: true,
+            unique: false,
+        }
     }
 
     pub fn unique(kind: ColumnKind) -> ColumnSpec {
-        ColumnSpec { unique: true, nullable: false, ..column(kind) }
+        ColumnSpec {
+            unique: true,
+            nullable: false,
+            ..column(kind)
+        }
     }
 
     pub fn varchar(n: u32) -> ColumnSpec {

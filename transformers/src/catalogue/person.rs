@@ -20,7 +20,10 @@ pub(crate) struct Locale {
 }
 
 fn of<D: Data>() -> Locale {
-    Locale { first: D::NAME_FIRST_NAME, last: D::NAME_LAST_NAME }
+    Locale {
+        first: D::NAME_FIRST_NAME,
+        last: D::NAME_LAST_NAME,
+    }
 }
 
 pub(crate) const LOCALES: &str = "en, fr, de, it, nl, pt_br, pt_pt, tr, cy, ar, fa, ja, zh_cn, zh_tw";
@@ -80,7 +83,12 @@ fn build(ctx: &Ctx<'_>, part: Part) -> Built {
     if ctx.unique(opts.unique) {
         return Err(ctx.not_unique("names repeat; use `hash`, or `random` (same-shape unique text)"));
     }
-    Ok(Arc::new(Name { part, locale, keys, max_chars: ctx.max_chars() }))
+    Ok(Arc::new(Name {
+        part,
+        locale,
+        keys,
+        max_chars: ctx.max_chars(),
+    }))
 }
 
 impl Transformer for Name {
@@ -183,11 +191,18 @@ mod tests {
 
     #[test]
     fn deterministic_and_salted() {
-        let a = build("full-name", json!(null));
+        let a = rule("full-name", json!(null));
         assert_eq!(run(&*a, "Jane Doe"), run(&*a, "Jane Doe"));
-        let other = crate::build("full-name", &json!(null), &ColumnSpec::text("t"), &Engine::new(b"x", Mode::Deterministic))
-            .unwrap();
-        let differ = (0..20).filter(|i| run(&*a, &format!("p{i}")) != run(&*other, &format!("p{i}"))).count();
+        let other = crate::build(
+            "full-name",
+            &json!(null),
+            &ColumnSpec::text("t"),
+            &Engine::new(b"x", Mode::Deterministic),
+        )
+        .unwrap();
+        let differ = (0..20)
+            .filter(|i| run(&*a, &format!("p{i}")) != run(&*other, &format!("p{i}")))
+            .count();
         assert!(differ > 15);
     }
 
@@ -195,7 +210,7 @@ mod tests {
 
     #[test]
     fn locales_and_null() {
-        let fr = build("first-name", json!({"locale": "fr"}));
+        let fr = rule("first-name", json!({"locale": "fr"}));
         let out = run(&*fr, "Bob");
         assert!(locales::FR_FR::NAME_FIRST_NAME.contains(&out.as_str()), "{out}");
         assert_eq!(fr.transform(Value::Null).unwrap(), Value::Null);
@@ -207,9 +222,13 @@ mod tests {
     fn originals_do_not_survive_and_fit() {
         for name in ["first-name", "last-name", "full-name"] {
             let t = build_on(name, json!(null), &varchar(5)).unwrap();
-            let mut inputs: Vec<String> = locales::EN::NAME_FIRST_NAME.iter().take(300).map(|s| s.to_string()).collect();
+            let mut inputs: Vec<String> = locales::EN::NAME_FIRST_NAME
+                .iter()
+                .take(300)
+                .map(|s| s.to_string())
+                .collect();
             inputs.extend(locales::EN::NAME_LAST_NAME.iter().take(300).map(|s| s.to_string()));
-            let full = build(name, json!(null));
+            let full = rule(name, json!(null));
             for i in &inputs {
                 assert_ne!(&run(&*full, i), i, "{name}");
                 assert!(run(&*t, i).chars().count() <= 5);

@@ -94,7 +94,16 @@ impl Phone {
             tweak = self.keys.hash_words(&[tweak, n]);
         }
         let mut it = mapped.into_iter();
-        input.chars().map(|c| if c.is_ascii_digit() { (b'0' + it.next().unwrap_or(0)) as char } else { c }).collect()
+        input
+            .chars()
+            .map(|c| {
+                if c.is_ascii_digit() {
+                    (b'0' + it.next().unwrap_or(0)) as char
+                } else {
+                    c
+                }
+            })
+            .collect()
     }
 }
 
@@ -107,11 +116,29 @@ impl Transformer for Phone {
         let out = match &self.mode {
             Mode::Pattern(format) => {
                 let mut rng = self.keys.rng(input.as_bytes());
-                format.chars().map(|c| if c == '#' { (b'0' + rng.random_range(0..10u8)) as char } else { c }).collect()
+                format
+                    .chars()
+                    .map(|c| {
+                        if c == '#' {
+                            (b'0' + rng.random_range(0..10u8)) as char
+                        } else {
+                            c
+                        }
+                    })
+                    .collect()
             }
             Mode::Mask => {
                 let mut rng = self.keys.rng(input.as_bytes());
-                input.chars().map(|c| if c.is_ascii_digit() { (b'0' + rng.random_range(0..10u8)) as char } else { c }).collect()
+                input
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_digit() {
+                            (b'0' + rng.random_range(0..10u8)) as char
+                        } else {
+                            c
+                        }
+                    })
+                    .collect()
             }
             Mode::Bijection(feistel) => self.bijection(feistel, &input),
         };
@@ -123,7 +150,8 @@ pub(crate) const PHONE_NUMBER: Entry = Entry {
     name: "phone-number",
     info: || TransformerInfo {
         name: "phone-number",
-        description: "A phone number from a pattern, or the original's format with keyed digits (a bijection on unique columns)",
+        description:
+            "A phone number from a pattern, or the original's format with keyed digits (a bijection on unique columns)",
         unique_safe: true,
         options: vec![
             OptionInfo {
@@ -142,7 +170,8 @@ pub(crate) const PHONE_NUMBER: Entry = Entry {
                 name: "unique",
                 kind: "bool",
                 default: "column is unique",
-                description: "Needs keep_format: digits go through a keyed permutation, so distinct numbers stay distinct",
+                description:
+                    "Needs keep_format: digits go through a keyed permutation, so distinct numbers stay distinct",
             },
         ],
         example: "phone: { transformer: phone-number, keep_format: true }",
@@ -160,12 +189,12 @@ mod tests {
 
     #[test]
     fn pattern_and_mask() {
-        let t = build("phone-number", json!({"format": "+1 (###) ###-####"}));
+        let t = rule("phone-number", json!({"format": "+1 (###) ###-####"}));
         let out = run(&*t, "555-1234");
         assert_eq!(out.len(), "+1 (###) ###-####".len());
         assert!(out.starts_with("+1 (") && out.as_bytes()[7] == b')', "{out}");
         assert_eq!(out, run(&*t, "555-1234"));
-        let m = build("phone-number", json!({"keep_format": true}));
+        let m = rule("phone-number", json!({"keep_format": true}));
         let out = run(&*m, "+33 6 12 34 56 78");
         assert_eq!(out.len(), 17);
         assert!(out.starts_with('+') && out.as_bytes()[3] == b' ');
@@ -174,8 +203,12 @@ mod tests {
 
     #[test]
     fn originals_do_not_survive() {
-        for opts in [json!(null), json!({"keep_format": true}), json!({"keep_format": true, "unique": true})] {
-            let t = build("phone-number", opts);
+        for opts in [
+            json!(null),
+            json!({"keep_format": true}),
+            json!({"keep_format": true, "unique": true}),
+        ] {
+            let t = rule("phone-number", opts);
             for i in 0..500 {
                 let input = format!("+1555{:07}", i * 7919);
                 assert_ne!(run(&*t, &input), input);
@@ -185,19 +218,35 @@ mod tests {
 
     #[test]
     fn unique_is_a_bijection() {
-        let t = build_on("phone-number", json!({"keep_format": true}), &unique(ColumnKind::Text { max_chars: None })).unwrap();
-        let outs: HashSet<String> = (0..10_000).map(|i| run(&*t, &format!("06-{:04}-{:04}", i / 10_000, i % 10_000))).collect();
+        let t = build_on(
+            "phone-number",
+            json!({"keep_format": true}),
+            &unique(ColumnKind::Text { max_chars: None }),
+        )
+        .unwrap();
+        let outs: HashSet<String> = (0..10_000)
+            .map(|i| run(&*t, &format!("06-{:04}-{:04}", i / 10_000, i % 10_000)))
+            .collect();
         assert_eq!(outs.len(), 10_000);
         let short: HashSet<String> = (0..100).map(|i| run(&*t, &format!("{i:02}"))).collect();
         assert_eq!(short.len(), 100);
-        let long: HashSet<String> = (0..2000).map(|i| run(&*t, &format!("{:040}", i as u64 * 1_000_003))).collect();
+        let long: HashSet<String> = (0..2000)
+            .map(|i| run(&*t, &format!("{:040}", i as u64 * 1_000_003)))
+            .collect();
         assert_eq!(long.len(), 2000);
     }
 
     #[test]
     fn unique_without_keep_format_refused() {
-        let r = build_on("phone-number", json!(null), &unique(ColumnKind::Text { max_chars: None }));
+        let r = build_on(
+            "phone-number",
+            json!(null),
+            &unique(ColumnKind::Text { max_chars: None }),
+        );
         assert!(is_incompatible(&r, "keep_format: true"));
-        assert!(is_incompatible(&build_on("phone-number", json!(null), &varchar(5)), "format"));
+        assert!(is_incompatible(
+            &build_on("phone-number", json!(null), &varchar(5)),
+            "format"
+        ));
     }
 }

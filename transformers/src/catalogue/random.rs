@@ -24,11 +24,18 @@ struct RandomOptions {
 }
 
 enum Kind {
-    Int { min: i128, max: i128, bijection: Option<Feistel> },
+    Int {
+        min: i128,
+        max: i128,
+        bijection: Option<Feistel>,
+    },
     Numeric,
     Float,
     Bool,
-    Text { max_chars: Option<usize>, bijection: Option<Feistel> },
+    Text {
+        max_chars: Option<usize>,
+        bijection: Option<Feistel>,
+    },
     Uuid,
     Date,
     Timestamp,
@@ -62,15 +69,25 @@ fn build(ctx: &Ctx<'_>) -> Built {
                 return Err(ctx.incompatible(format!("unsupported integer width {bits}; use `keep`")));
             }
             let (min, max) = int_range(*bits, *unsigned);
-            Kind::Int { min, max, bijection: bijection() }
+            Kind::Int {
+                min,
+                max,
+                bijection: bijection(),
+            }
         }
-        ColumnKind::Text { .. } => Kind::Text { max_chars: ctx.max_chars(), bijection: bijection() },
+        ColumnKind::Text { .. } => Kind::Text {
+            max_chars: ctx.max_chars(),
+            bijection: bijection(),
+        },
         ColumnKind::Uuid => Kind::Uuid,
         ColumnKind::Json => {
-            return Err(ctx.incompatible("random JSON would not keep the document's structure; use `keep`, `constant` or `null`"))
+            return Err(ctx
+                .incompatible("random JSON would not keep the document's structure; use `keep`, `constant` or `null`"))
         }
         ColumnKind::Other(name) => {
-            return Err(ctx.incompatible(format!("no random generator for type {name}; use `keep`, `constant` or `null`")))
+            return Err(ctx.incompatible(format!(
+                "no random generator for type {name}; use `keep`, `constant` or `null`"
+            )))
         }
         ColumnKind::Enum { values } if values.is_empty() => {
             return Err(ctx.incompatible("the enum has no labels; use `keep`"))
@@ -166,7 +183,8 @@ impl Transformer for Random {
                 if is_infinity(&input) {
                     return Ok(value);
                 }
-                random_timestamp(&input, &mut rng).ok_or_else(|| bad_input("a timestamp (YYYY-MM-DD HH:MM:SS)", &input))?
+                random_timestamp(&input, &mut rng)
+                    .ok_or_else(|| bad_input("a timestamp (YYYY-MM-DD HH:MM:SS)", &input))?
             }
             Kind::Time => random_clock(&input, &mut rng).ok_or_else(|| bad_input("a time (HH:MM:SS)", &input))?,
             Kind::Bytes => match &value {
@@ -216,13 +234,21 @@ fn same_digits(x: i128, min: i128, max: i128, rng: &mut SmallRng) -> i128 {
             return y;
         }
     }
-    if x < b { x + 1 } else { a }
+    if x < b {
+        x + 1
+    } else {
+        a
+    }
 }
 
 /// Same sign, same digit counts before and after the point, so it fits numeric(p, s) like the input.
 fn scramble_numeric(input: &str, rng: &mut SmallRng) -> String {
     let mut leading = true;
-    let int_len = input.bytes().take_while(|b| *b != b'.').filter(u8::is_ascii_digit).count();
+    let int_len = input
+        .bytes()
+        .take_while(|b| *b != b'.')
+        .filter(u8::is_ascii_digit)
+        .count();
     input
         .chars()
         .map(|c| {
@@ -288,8 +314,11 @@ fn class_of(c: char) -> Option<(u64, u8)> {
 /// map stays invertible chunk by chunk and any change propagates forward.
 fn permute_text(feistel: &Feistel, keys: &DomainHasher, input: &str) -> String {
     let mut out: Vec<char> = input.chars().collect();
-    let positions: Vec<(usize, u64, u8)> =
-        out.iter().enumerate().filter_map(|(i, c)| class_of(*c).map(|(r, b)| (i, r, b))).collect();
+    let positions: Vec<(usize, u64, u8)> = out
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| class_of(*c).map(|(r, b)| (i, r, b)))
+        .collect();
     let mut tweak = positions.len() as u64;
     let mut start = 0;
     while start < positions.len() {
@@ -300,7 +329,9 @@ fn permute_text(feistel: &Feistel, keys: &DomainHasher, input: &str) -> String {
             end += 1;
         }
         let chunk = &positions[start..end];
-        let n = chunk.iter().fold(0u64, |acc, &(i, r, b)| acc * r + (out[i] as u8 - b) as u64);
+        let n = chunk
+            .iter()
+            .fold(0u64, |acc, &(i, r, b)| acc * r + (out[i] as u8 - b) as u64);
         let mut y = feistel.permute(n, size - 1, tweak);
         for &(i, r, b) in chunk.iter().rev() {
             out[i] = (b + (y % r) as u8) as char;
@@ -363,9 +394,16 @@ fn random_clock(s: &str, rng: &mut SmallRng) -> Option<String> {
     if b.len() < 8 || b[2] != b':' || b[5] != b':' || !s.is_char_boundary(8) {
         return None;
     }
-    let frac = s[8..].strip_prefix('.').map_or(0, |f| f.bytes().take_while(u8::is_ascii_digit).count());
+    let frac = s[8..]
+        .strip_prefix('.')
+        .map_or(0, |f| f.bytes().take_while(u8::is_ascii_digit).count());
     let rest = &s[8 + if frac > 0 { 1 + frac } else { 0 }..];
-    let mut out = format!("{:02}:{:02}:{:02}", rng.random_range(0..24), rng.random_range(0..60), rng.random_range(0..60));
+    let mut out = format!(
+        "{:02}:{:02}:{:02}",
+        rng.random_range(0..24),
+        rng.random_range(0..60),
+        rng.random_range(0..60)
+    );
     if frac > 0 {
         out.push('.');
         out.extend((0..frac).map(|_| (b'0' + rng.random_range(0..10u8)) as char));
@@ -386,7 +424,8 @@ fn random_timestamp(s: &str, rng: &mut SmallRng) -> Option<String> {
 
 pub(crate) const RANDOM: Entry = Entry {
     name: "random",
-    info: || TransformerInfo {
+    info: || {
+        TransformerInfo {
         name: "random",
         description: "A random value of the column's type and the input's shape (integers, numerics, floats, booleans, text, uuid, dates, times, bytea, enums); unique columns get a keyed bijection for integers and text",
         unique_safe: true,
@@ -397,6 +436,7 @@ pub(crate) const RANDOM: Entry = Entry {
             description: "Integers: keyed permutation of the type's range; text: keyed permutation keeping letters/digits classes; uuid: 122-bit keyed hash; other types refuse",
         }],
         example: "age: { transformer: random }",
+    }
     },
     build,
 };
@@ -414,13 +454,19 @@ mod tests {
 
     #[test]
     fn int2_stays_in_range() {
-        let t = on(ColumnKind::Int { bits: 16, unsigned: false });
-        for x in (-32768..=32767).step_by(7).chain([32767, -32768]) {
+        let t = on(ColumnKind::Int {
+            bits: 16,
+            unsigned: false,
+        });
+        for x in (-32768i64..=32767).step_by(7).chain([32767, -32768]) {
             let y: i64 = run(&*t, &x.to_string()).parse().unwrap();
             assert!((-32768..=32767).contains(&y), "{x} -> {y}");
-            assert_eq!(y.signum() * x.signum() >= 0, true);
+            assert!(y.signum() * x.signum() >= 0);
         }
-        let u8col = on(ColumnKind::Int { bits: 8, unsigned: true });
+        let u8col = on(ColumnKind::Int {
+            bits: 8,
+            unsigned: true,
+        });
         for x in 0..=255 {
             let y: i64 = run(&*u8col, &x.to_string()).parse().unwrap();
             assert!((0..=255).contains(&y));
@@ -431,14 +477,42 @@ mod tests {
 
     #[test]
     fn unique_int_is_a_bijection() {
-        let t = build_on("random", json!(null), &unique(ColumnKind::Int { bits: 16, unsigned: false })).unwrap();
-        let outs: HashSet<i64> = (-32768..=32767).map(|x| run(&*t, &x.to_string()).parse().unwrap()).collect();
+        let t = build_on(
+            "random",
+            json!(null),
+            &unique(ColumnKind::Int {
+                bits: 16,
+                unsigned: false,
+            }),
+        )
+        .unwrap();
+        let outs: HashSet<i64> = (-32768..=32767)
+            .map(|x| run(&*t, &x.to_string()).parse().unwrap())
+            .collect();
         assert_eq!(outs.len(), 65536);
-        let big = build_on("random", json!(null), &unique(ColumnKind::Int { bits: 64, unsigned: true })).unwrap();
+        let big = build_on(
+            "random",
+            json!(null),
+            &unique(ColumnKind::Int {
+                bits: 64,
+                unsigned: true,
+            }),
+        )
+        .unwrap();
         let y: u64 = run(&*big, &u64::MAX.to_string()).parse().unwrap();
         assert_ne!(y, u64::MAX);
-        let i8 = build_on("random", json!(null), &unique(ColumnKind::Int { bits: 64, unsigned: false })).unwrap();
-        let outs: HashSet<String> = (0..10_000).map(|x| run(&*i8, &(x * 1_000_003).to_string())).collect();
+        let i8 = build_on(
+            "random",
+            json!(null),
+            &unique(ColumnKind::Int {
+                bits: 64,
+                unsigned: false,
+            }),
+        )
+        .unwrap();
+        let outs: HashSet<String> = (0..10_000i64)
+            .map(|x| run(&*i8, &(x * 1_000_003).to_string()))
+            .collect();
         assert_eq!(outs.len(), 10_000);
     }
 
@@ -460,36 +534,69 @@ mod tests {
         let t = build_on("random", json!(null), &unique(ColumnKind::Text { max_chars: None })).unwrap();
         let outs: HashSet<String> = (0..20_000).map(|i| run(&*t, &format!("user-{i:05}"))).collect();
         assert_eq!(outs.len(), 20_000);
-        assert!(outs.iter().all(|o| o.starts_with(|c: char| c.is_ascii_lowercase()) && o.as_bytes()[4] == b'-'));
+        assert!(outs
+            .iter()
+            .all(|o| o.starts_with(|c: char| c.is_ascii_lowercase()) && o.as_bytes()[4] == b'-'));
         let long: HashSet<String> = (0..2000).map(|i| run(&*t, &format!("{}{i}", "x".repeat(40)))).collect();
         assert_eq!(long.len(), 2000);
         let two: HashSet<String> = (0..676u32)
-            .map(|i| run(&*t, &format!("{}{}", (b'a' + (i / 26) as u8) as char, (b'a' + (i % 26) as u8) as char)))
+            .map(|i| {
+                run(
+                    &*t,
+                    &format!("{}{}", (b'a' + (i / 26) as u8) as char, (b'a' + (i % 26) as u8) as char),
+                )
+            })
             .collect();
         assert_eq!(two.len(), 676);
     }
 
     #[test]
     fn typed_values() {
-        let n = run(&*on(ColumnKind::Numeric { precision: Some(6), scale: Some(2) }), "-1234.50");
-        assert!(n.starts_with('-') && n.len() == 8 && n.as_bytes()[5] == b'.' && n.as_bytes()[1] != b'0', "{n}");
+        let n = run(
+            &*on(ColumnKind::Numeric {
+                precision: Some(6),
+                scale: Some(2),
+            }),
+            "-1234.50",
+        );
+        assert!(
+            n.starts_with('-') && n.len() == 8 && n.as_bytes()[5] == b'.' && n.as_bytes()[1] != b'0',
+            "{n}"
+        );
         let f: f64 = run(&*on(ColumnKind::Float), "3.4e38").parse().unwrap();
         assert!(f.abs() <= 3.4e38);
-        assert_eq!(run(&*on(ColumnKind::Float), "12.25").split_once('.').unwrap().1.len(), 2);
+        assert_eq!(
+            run(&*on(ColumnKind::Float), "12.25").split_once('.').unwrap().1.len(),
+            2
+        );
         assert!(["t", "f"].contains(&run(&*on(ColumnKind::Bool), "t").as_str()));
         let u = run(&*on(ColumnKind::Uuid), "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11");
-        assert!(u.len() == 36 && u.as_bytes()[14] == b'4' && b"89ab".contains(&u.as_bytes()[19]), "{u}");
+        assert!(
+            u.len() == 36 && u.as_bytes()[14] == b'4' && b"89ab".contains(&u.as_bytes()[19]),
+            "{u}"
+        );
         let d = run(&*on(ColumnKind::Date), "2021-03-04");
         let (y, m, dd) = parse_date(&d).unwrap();
         assert!((1950..2030).contains(&y) && (1..=12).contains(&m) && (1..=31).contains(&dd) && d.len() == 10);
-        let ts = run(&*on(ColumnKind::Timestamp { with_tz: true }), "2021-03-04 05:06:07.123+00");
-        assert!(ts.len() == 26 && ts.ends_with("+00") && ts.as_bytes()[19] == b'.', "{ts}");
-        assert_eq!(run(&*on(ColumnKind::Timestamp { with_tz: false }), "infinity"), "infinity");
+        let ts = run(
+            &*on(ColumnKind::Timestamp { with_tz: true }),
+            "2021-03-04 05:06:07.123+00",
+        );
+        assert!(
+            ts.len() == 26 && ts.ends_with("+00") && ts.as_bytes()[19] == b'.',
+            "{ts}"
+        );
+        assert_eq!(
+            run(&*on(ColumnKind::Timestamp { with_tz: false }), "infinity"),
+            "infinity"
+        );
         let t = run(&*on(ColumnKind::Time), "23:59:59");
         assert_eq!(t.len(), 8);
         let b = run(&*on(ColumnKind::Bytes), "\\xdeadbeef");
         assert!(b.starts_with("\\x") && b.len() == 10 && b != "\\xdeadbeef");
-        let e = on(ColumnKind::Enum { values: vec!["a".into(), "b".into()] });
+        let e = on(ColumnKind::Enum {
+            values: vec!["a".into(), "b".into()],
+        });
         assert_eq!(run(&*e, "a"), "b");
         assert!(on(ColumnKind::Date).transform(Value::text("nope")).is_err());
     }
@@ -504,18 +611,39 @@ mod tests {
 
     #[test]
     fn refusals() {
-        assert!(is_incompatible(&build_on("random", json!(null), &column(ColumnKind::Json)), "`keep`"));
-        assert!(is_incompatible(&build_on("random", json!(null), &unique(ColumnKind::Date)), "`keep`"));
-        assert!(is_incompatible(&build_on("random", json!({"unique": true}), &column(ColumnKind::Bool)), "`keep`"));
+        assert!(is_incompatible(
+            &build_on("random", json!(null), &column(ColumnKind::Json)),
+            "`keep`"
+        ));
+        assert!(is_incompatible(
+            &build_on("random", json!(null), &unique(ColumnKind::Date)),
+            "`keep`"
+        ));
+        assert!(is_incompatible(
+            &build_on("random", json!({"unique": true}), &column(ColumnKind::Bool)),
+            "`keep`"
+        ));
         assert!(build_on("random", json!(null), &unique(ColumnKind::Uuid)).is_ok());
     }
 
     #[test]
     fn originals_do_not_survive() {
         let cases: [(ColumnKind, &[&str]); 4] = [
-            (ColumnKind::Int { bits: 32, unsigned: false }, &["0", "7", "-42", "123456"]),
+            (
+                ColumnKind::Int {
+                    bits: 32,
+                    unsigned: false,
+                },
+                &["0", "7", "-42", "123456"],
+            ),
             (ColumnKind::Text { max_chars: None }, &["hello world", "Secret-99"]),
-            (ColumnKind::Numeric { precision: None, scale: None }, &["12.50", "99999"]),
+            (
+                ColumnKind::Numeric {
+                    precision: None,
+                    scale: None,
+                },
+                &["12.50", "99999"],
+            ),
             (ColumnKind::Uuid, &["a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"]),
         ];
         for (kind, inputs) in cases {

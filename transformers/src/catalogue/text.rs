@@ -75,7 +75,11 @@ fn build_redacted(ctx: &Ctx<'_>) -> Built {
     if ctx.unique(opts.unique) {
         return Err(ctx.not_unique("use `hash` or `random`"));
     }
-    Ok(Arc::new(Redacted { fill, width: opts.width.map(|w| w as usize), max_chars: ctx.max_chars() }))
+    Ok(Arc::new(Redacted {
+        fill,
+        width: opts.width.map(|w| w as usize),
+        max_chars: ctx.max_chars(),
+    }))
 }
 
 impl Transformer for Redacted {
@@ -83,7 +87,9 @@ impl Transformer for Redacted {
         if value.is_null() {
             return Ok(Value::Null);
         }
-        let width = self.width.unwrap_or_else(|| text_of(&value).chars().count().min(DEFAULT_MAX_WIDTH));
+        let width = self
+            .width
+            .unwrap_or_else(|| text_of(&value).chars().count().min(DEFAULT_MAX_WIDTH));
         let width = self.max_chars.map_or(width, |m| width.min(m));
         Ok(Value::text(std::iter::repeat_n(self.fill, width).collect::<String>()))
     }
@@ -113,7 +119,12 @@ pub(crate) const REDACTED: Entry = Entry {
         description: "The same character repeated, e.g. `******`",
         unique_safe: false,
         options: vec![
-            OptionInfo { name: "char", kind: "string", default: "*", description: "The character to repeat" },
+            OptionInfo {
+                name: "char",
+                kind: "string",
+                default: "*",
+                description: "The character to repeat",
+            },
             OptionInfo {
                 name: "width",
                 kind: "integer",
@@ -141,16 +152,23 @@ mod tests {
 
     #[test]
     fn first_char_only() {
-        let t = build("keep-first-char", json!(null));
+        let t = rule("keep-first-char", json!(null));
         assert_eq!(run(&*t, "Émile"), "É");
         assert_eq!(run(&*t, ""), "");
         assert_eq!(t.transform(Value::Null).unwrap(), Value::Null);
-        assert!(is_incompatible(&build_on("keep-first-char", json!(null), &unique(ColumnKind::Text { max_chars: None })), "`hash`"));
+        assert!(is_incompatible(
+            &build_on(
+                "keep-first-char",
+                json!(null),
+                &unique(ColumnKind::Text { max_chars: None })
+            ),
+            "`hash`"
+        ));
     }
 
     #[test]
     fn redacted_widths() {
-        let t = build("redacted", json!(null));
+        let t = rule("redacted", json!(null));
         assert_eq!(run(&*t, "secret"), "******");
         assert_eq!(run(&*t, "a very long secret value"), "**********");
         let w = build_on("redacted", json!({"char": "x", "width": 20}), &varchar(4)).unwrap();
@@ -158,12 +176,15 @@ mod tests {
         assert_eq!(w.transform(Value::Null).unwrap(), Value::Null);
         let bad = build_on("redacted", json!({"char": "ab"}), &varchar(4));
         assert!(matches!(bad, Err(BuildError::BadOption { .. })));
-        assert!(is_incompatible(&build_on("redacted", json!(null), &unique(ColumnKind::Text { max_chars: None })), "`hash`"));
+        assert!(is_incompatible(
+            &build_on("redacted", json!(null), &unique(ColumnKind::Text { max_chars: None })),
+            "`hash`"
+        ));
     }
 
     #[test]
     fn originals_do_not_survive() {
-        let t = build("redacted", json!(null));
+        let t = rule("redacted", json!(null));
         for s in ["alice", "bob@example.com", "4111 1111"] {
             assert_ne!(run(&*t, s), s);
         }
