@@ -23,9 +23,8 @@ pub enum Mode {
     Random,
 }
 
-// Fixed domain constants for key derivation (arbitrary, never change: they are part of the output).
-const KDF_K0: u64 = 0x6465_636f_792d_6b30; // "decoy-k0"
-const KDF_K1: u64 = 0x6465_636f_792d_6b31; // "decoy-k1"
+/// Label of the key derivation; changing it changes every fake value, so it never changes.
+const KDF_LABEL: &[u8] = b"decoy engine key v1\0";
 
 /// The keyed hash source shared by all transformers of a run. Cheap to clone (copies 2 keys).
 #[derive(Clone)]
@@ -46,16 +45,17 @@ impl fmt::Debug for Engine {
 }
 
 impl Engine {
-    /// Derives a 128-bit SipHash key from `salt`. In random mode a per-engine nonce is mixed in so
-    /// that keyed outputs also change between runs.
+    /// Derives a 128-bit SipHash key from `salt` with SHA-256 (one-way: the key does not reveal the
+    /// salt). In random mode a per-engine nonce is mixed in so that keyed outputs also change
+    /// between runs.
     pub fn new(salt: &[u8], mode: Mode) -> Self {
-        let kdf = |label: u8| {
-            let mut h = SipHasher13::new_with_keys(KDF_K0, KDF_K1);
-            h.write_u8(label);
-            h.write(salt);
-            h.finish()
-        };
-        let (mut k0, mut k1) = (kdf(0), kdf(1));
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::new()
+            .chain_update(KDF_LABEL)
+            .chain_update(salt)
+            .finalize();
+        let word = |i: usize| u64::from_le_bytes(digest[i..i + 8].try_into().expect("8 bytes"));
+        let (mut k0, mut k1) = (word(0), word(8));
         if mode == Mode::Random {
             let mut os = rand::rng();
             k0 ^= os.next_u64();
