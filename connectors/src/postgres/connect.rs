@@ -1,7 +1,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::{Client, Config};
 
 use crate::error::describe_pg_error;
 use crate::url::redact;
@@ -11,6 +11,7 @@ use crate::ConnectorError;
 #[derive(Clone)]
 pub struct PgUrl {
     config: Config,
+    tls: super::tls::TlsSettings,
     redacted: String,
     raw_without_password: String,
 }
@@ -29,7 +30,8 @@ impl std::fmt::Display for PgUrl {
 
 impl PgUrl {
     pub fn parse(url: &str) -> Result<Self, ConnectorError> {
-        let mut config = Config::from_str(url)
+        let (driver_url, tls) = super::tls::split_tls_params(url);
+        let mut config = Config::from_str(&driver_url)
             .map_err(|e| ConnectorError::Url(format!("`{}` is not a valid PostgreSQL URL: {e}", redact(url))))?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
@@ -37,6 +39,7 @@ impl PgUrl {
         config.application_name("decoy");
         Ok(PgUrl {
             config,
+            tls,
             redacted: redact(url),
             raw_without_password: strip_password(url),
         })
@@ -75,7 +78,8 @@ fn strip_password(url: &str) -> String {
 /// Opens a connection and drives it on the runtime. Errors say which server and why, without the
 /// password.
 pub async fn connect(url: &PgUrl) -> Result<Client, ConnectorError> {
-    let (client, connection) = url.config.connect(NoTls).await.map_err(|e| ConnectorError::Connect {
+    let tls = super::tls::connector(&url.tls)?;
+    let (client, connection) = url.config.connect(tls).await.map_err(|e| ConnectorError::Connect {
         target: url.redacted.clone(),
         reason: describe_pg_error(&e),
     })?;

@@ -8,6 +8,7 @@ mod pg_dump;
 mod post_data;
 mod restore;
 mod snapshot;
+mod tls;
 
 pub use connect::{connect, quote_ident, quote_qualified, PgUrl};
 pub use introspect::introspect;
