@@ -124,22 +124,7 @@ fn a_killed_dump_is_incomplete_and_never_restored() {
         &db.url(),
         "tables:\n  big:\n    columns:\n      email: email\ndump:\n  chunk_size: 1MiB\n",
     );
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_decoy"))
-        .args(["dump", "create", "--name", "victim", "-c"])
-        .arg(ws.path().join("decoy.yaml"))
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let chunks = ws.dumps().join("victim/data/public.big");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while std::fs::read_dir(&chunks).map(|d| d.count()).unwrap_or(0) < 3 {
-        assert!(std::time::Instant::now() < deadline, "no chunk appeared");
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the dump finished before it could be killed; grow the table"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let mut child = ws.start_dump("victim", "public.big", 3);
     child.kill().unwrap(); // SIGKILL: no cleanup can run
     child.wait().unwrap();
 
@@ -165,18 +150,7 @@ fn sigterm_stops_the_dump_and_removes_the_partial_dump() {
     );
     let ws = Workspace::new();
     ws.config(&db.url(), "dump:\n  chunk_size: 1MiB\n");
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_decoy"))
-        .args(["dump", "create", "--name", "stopped", "-c"])
-        .arg(ws.path().join("decoy.yaml"))
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let chunks = ws.dumps().join("stopped/data/public.big");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while std::fs::read_dir(&chunks).map(|d| d.count()).unwrap_or(0) < 2 {
-        assert!(std::time::Instant::now() < deadline, "no chunk appeared");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let child = ws.start_dump("stopped", "public.big", 2);
     let status = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

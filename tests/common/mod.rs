@@ -192,6 +192,32 @@ impl Workspace {
         stderr
     }
 
+    /// Starts `decoy dump create --name NAME` in the background and returns once at least `chunks`
+    /// chunks of `table_folder` are stored, with the run still going (for kill and signal tests).
+    pub fn start_dump(&self, name: &str, table_folder: &str, chunks: usize) -> std::process::Child {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_decoy"))
+            .args(["dump", "create", "--name", name, "-c"])
+            .arg(self.path().join("decoy.yaml"))
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("decoy starts");
+        let folder = self.dumps().join(name).join("data").join(table_folder);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while std::fs::read_dir(&folder).map(|d| d.count()).unwrap_or(0) < chunks {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no chunk appeared in {}",
+                folder.display()
+            );
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "the dump ended before it could be interrupted; grow the table"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        child
+    }
+
     pub fn list(&self) -> Vec<serde_json::Value> {
         serde_json::from_str(&self.ok(&["dump", "list", "--json"])).unwrap()
     }
