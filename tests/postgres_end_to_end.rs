@@ -379,3 +379,22 @@ fn memory_stays_flat_when_the_table_is_ten_times_larger() {
         large >> 20
     );
 }
+
+#[test]
+fn a_damaged_manifest_is_listed_as_damaged_without_hiding_other_dumps() {
+    let source = sample_db("0.1");
+    let ws = Workspace::new();
+    ws.config(&source.url(), "");
+    ws.ok(&["dump", "create", "--name", "good"]);
+    ws.ok(&["dump", "create", "--name", "later"]);
+    std::fs::write(ws.dumps().join("later/manifest.json"), b"{ not json").unwrap();
+    let list = ws.list();
+    let status: Vec<(&str, &str)> = list
+        .iter()
+        .map(|d| (d["name"].as_str().unwrap(), d["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(status, [("later", "damaged"), ("good", "complete")]);
+    let err = ws.fails(&["dump", "verify", "later"], 1);
+    assert!(err.contains("later") && err.contains("damaged"), "{err}");
+    ws.ok(&["dump", "verify", "good"]);
+}

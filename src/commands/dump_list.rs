@@ -22,8 +22,15 @@ pub fn run(args: ListArgs) -> anyhow::Result<()> {
     let store = crate::datastore::open(&config.datastore)?;
     let mut rows = Vec::new();
     for entry in store.list_dumps()? {
+        // One unreadable manifest must not hide every other dump: it is listed as damaged.
+        let mut damaged = false;
         let manifest = if entry.complete {
-            Some(Manifest::load(store.as_ref(), &entry.name)?)
+            Manifest::load(store.as_ref(), &entry.name)
+                .inspect_err(|e| {
+                    tracing::warn!(dump = %entry.name, "{e:#}");
+                    damaged = true;
+                })
+                .ok()
         } else {
             None
         };
@@ -32,7 +39,11 @@ pub fn run(args: ListArgs) -> anyhow::Result<()> {
                 .as_ref()
                 .map(|m| m.created_at)
                 .or(entry.modified.map(DateTime::<Utc>::from)),
-            status: if entry.complete { "complete" } else { "incomplete" },
+            status: match (entry.complete, damaged) {
+                (_, true) => "damaged",
+                (true, false) => "complete",
+                (false, false) => "incomplete",
+            },
             source: manifest.as_ref().map(|m| {
                 // "15.20 (Debian ...)" → "15.20": the column stays narrow, the manifest has the rest.
                 let version = m.source.server_version.split_whitespace().next().unwrap_or_default();
