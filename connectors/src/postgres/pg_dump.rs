@@ -1,4 +1,4 @@
-//! The schema comes from `pg_dump --schema-only` inside the exported snapshot: it knows every object
+//! The schema comes from pg_dump's pre-data and post-data sections inside the exported snapshot: it knows every object
 //! type PostgreSQL has, so decoy does not re-implement DDL generation.
 
 use tokio::process::Command;
@@ -25,9 +25,11 @@ pub struct SchemaFilter {
 }
 
 pub async fn dump_schema(url: &PgUrl, snapshot: &str, filter: &SchemaFilter) -> Result<SchemaScripts, ConnectorError> {
+    // The sections hold no table data (that is the data section), but post-data keeps the
+    // REFRESH of populated materialized views, which --schema-only would drop.
     let pre = run_pg_dump(url, snapshot, filter, &["--section=pre-data"]);
     let post = run_pg_dump(url, snapshot, filter, &["--section=post-data"]);
-    let clean = run_pg_dump(url, snapshot, filter, &["--clean", "--if-exists"]);
+    let clean = run_pg_dump(url, snapshot, filter, &["--schema-only", "--clean", "--if-exists"]);
     let (pre, post, clean) = tokio::try_join!(pre, post, clean)?;
     Ok(SchemaScripts {
         pre_data: pre,
@@ -44,7 +46,6 @@ async fn run_pg_dump(
 ) -> Result<String, ConnectorError> {
     let mut command = Command::new("pg_dump");
     command
-        .arg("--schema-only")
         .arg(format!("--snapshot={snapshot}"))
         // Test databases rarely have production's roles: ownership and grants would fail to restore.
         .args([
