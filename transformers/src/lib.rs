@@ -19,6 +19,9 @@ pub use error::{BuildError, TransformError};
 pub use registry::{build, catalogue_info, OptionInfo, TransformerInfo};
 pub use value::Value;
 
+#[cfg(test)]
+mod row_tests;
+
 /// A transformer turns one value of a column into its fake counterpart.
 ///
 /// Implementations are built once per column by [`build`] and then called for every row, from many
@@ -27,4 +30,27 @@ pub trait Transformer: Send + Sync {
     /// Transforms one value. `Value::Null` comes in for SQL NULL; transformers keep NULL as NULL
     /// unless their purpose is to produce values (for example `constant`).
     fn transform<'a>(&self, value: Value<'a>) -> Result<Value<'a>, TransformError>;
+
+    /// Other columns of the same row this transformer reads (a template's placeholders, a gender
+    /// column). The plan checks they exist; the pipeline decodes them only when some rule asks.
+    fn reads_columns(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Transforms with the rest of the row at hand. Transformers that read other columns override
+    /// this; the default ignores the row.
+    fn transform_in_row<'a>(&self, value: Value<'a>, row: &dyn Row) -> Result<Value<'a>, TransformError> {
+        let _ = row;
+        self.transform(value)
+    }
+}
+
+/// The row a value belongs to, by column name, for rules that depend on other columns.
+pub trait Row {
+    /// The column's value as read from the source (`None` for a column the table does not have).
+    fn original(&self, column: &str) -> Option<Value<'_>>;
+    /// The column's value as it will be written: already transformed when that column has a rule.
+    /// Rules that read other columns run after every rule that does not, so a template sees the
+    /// fake first and last names, not the real ones.
+    fn current(&self, column: &str) -> Option<Value<'_>>;
 }
