@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use connectors::{QualifiedName, Schema, Table};
-use transformers::{ColumnSpec, Engine, Mode, Transformer};
+use transformers::{Cases, ColumnSpec, Condition, Engine, Mode, Transformer};
 
-use crate::config::{ColumnRule, Config, TableRule};
+use crate::config::{ColumnRule, Config, RuleSpec, TableRule};
 use crate::error::ConfigError;
 use crate::glob;
 
@@ -119,7 +119,7 @@ pub fn build(config: &Config, schema: &Schema) -> Result<Plan, ConfigError> {
 
     let salt_needed = config.mode == Mode::Deterministic
         && config.tables.values().any(
-            |r| matches!(r, TableRule::Columns(c) if c.values().any(|c| matches!(c, ColumnRule::Transform { .. }))),
+            |r| matches!(r, TableRule::Columns(c) if c.values().flat_map(ColumnRule::specs).any(|s| !matches!(s.name.as_str(), "keep" | "transient"))),
         );
     if salt_needed && config.salt.is_none() {
         return Err(config.error_at(
@@ -179,23 +179,9 @@ pub fn build(config: &Config, schema: &Schema) -> Result<Plan, ConfigError> {
                             ColumnRule::Keep => {
                                 kept.insert(slot, target.key);
                             }
-                            ColumnRule::Transform { name, options } => {
-                                let spec = ColumnSpec {
-                                    name: format!("{}.{column_name}", table.name),
-                                    kind: column.kind.clone(),
-                                    nullable: column.nullable,
-                                    unique: table.is_unique_column(column_name),
-                                };
-                                let implementation = transformers::build(name, options, &spec, &engine)
-                                    .map_err(|e| config.error_at(&keys, e.to_string()))?;
-                                rules.insert(
-                                    slot.clone(),
-                                    AppliedRule {
-                                        transformer: name.clone(),
-                                        implementation,
-                                        follows: None,
-                                    },
-                                );
+                            ColumnRule::Transform(specs) => {
+                                let rule = build_rule(config, &keys, table, column, specs, &engine)?;
+                                rules.insert(slot.clone(), rule);
                                 configured.insert(slot, target.key);
                             }
                         }
@@ -275,6 +261,14 @@ pub fn build(config: &Config, schema: &Schema) -> Result<Plan, ConfigError> {
                             ),
                         ));
                     }
+                    if !source.implementation.reads_columns().is_empty() {
+                        return Err(ConfigError::new(format!(
+                            "{origin} is referenced by {}.{column} (foreign key {}), so its rule is applied there too; \
+                             a rule that reads other columns (a template or a `when`) cannot be, because those columns \
+                             differ between the tables. Use a rule that depends only on the value",
+                            table.name, fk.name
+                        )));
+                    }
                     let follows = source.follows.clone().unwrap_or(origin);
                     let rule = AppliedRule {
                         follows: Some(follows),
@@ -334,6 +328,61 @@ pub fn build(config: &Config, schema: &Schema) -> Result<Plan, ConfigError> {
         ));
     }
     Ok(plan)
+}
+
+/// Builds a column's rule: one transformer, or a list tried in order with `when` conditions. Every
+/// column a rule reads (a template's placeholders, a condition's columns) must exist in the table.
+fn build_rule(
+    config: &Config,
+    keys: &[&str],
+    table: &Table,
+    column: &connectors::Column,
+    specs: &[RuleSpec],
+    engine: &Engine,
+) -> Result<AppliedRule, ConfigError> {
+    let spec = ColumnSpec {
+        name: format!("{}.{}", table.name, column.name),
+        kind: column.kind.clone(),
+        nullable: column.nullable,
+        unique: table.is_unique_column(&column.name),
+    };
+    let mut cases = Vec::with_capacity(specs.len());
+    let mut labels = Vec::with_capacity(specs.len());
+    for rule in specs {
+        let implementation = transformers::build(&rule.name, &rule.options, &spec, engine)
+            .map_err(|e| config.error_at(keys, e.to_string()))?;
+        let condition = match &rule.when {
+            Some(text) => Some(Condition::parse(text).map_err(|e| config.error_at(keys, format!("`when`: {e}")))?),
+            None => None,
+        };
+        labels.push(match (&rule.shared, &condition) {
+            (Some(shared), Some(c)) => format!("{} (rule {shared}) when {}", rule.name, c.source()),
+            (Some(shared), None) => format!("{} (rule {shared})", rule.name),
+            (None, Some(c)) => format!("{} when {}", rule.name, c.source()),
+            (None, None) => rule.name.clone(),
+        });
+        cases.push((condition, implementation));
+    }
+    let implementation: Arc<dyn Transformer> = match cases.as_slice() {
+        [(None, only)] => only.clone(),
+        _ => Arc::new(Cases::new(cases)),
+    };
+    for read in implementation.reads_columns() {
+        if table.column(&read).is_none_or(|c| c.generated) {
+            return Err(config.error_at(
+                keys,
+                format!(
+                    "the rule reads column `{read}`, which table {} does not have (or generates)",
+                    table.name
+                ),
+            ));
+        }
+    }
+    Ok(AppliedRule {
+        transformer: labels.join("; otherwise "),
+        implementation,
+        follows: None,
+    })
 }
 
 /// `users` means `public.users`: PostgreSQL's default schema.

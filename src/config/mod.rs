@@ -12,7 +12,7 @@ use serde::Deserialize;
 use transformers::Mode;
 
 pub use locate::line_of;
-pub use rules::{ColumnRule, TableRule};
+pub use rules::{ColumnRule, RuleSpec, TableRule};
 
 use crate::error::ConfigError;
 
@@ -34,6 +34,9 @@ pub struct Config {
     pub strict: bool,
     #[serde(default)]
     pub tables: BTreeMap<String, TableRule>,
+    /// Named rules that columns share with `{ rule: NAME }`: one definition, the same fakes everywhere.
+    #[serde(default)]
+    pub rules: BTreeMap<String, RuleSpec>,
     #[serde(default)]
     pub dump: DumpSettings,
     /// The config file's text and path, for locating keys in later errors.
@@ -175,7 +178,44 @@ impl Config {
             path: path.to_path_buf(),
             text: text.to_string(),
         };
+        config.resolve_shared_rules()?;
         Ok(config)
+    }
+
+    /// Replaces every `{ rule: NAME }` with the rule defined under `rules:`, keeping its own `when`.
+    fn resolve_shared_rules(&mut self) -> Result<(), ConfigError> {
+        for (name, rule) in &self.rules {
+            if rule.shared.is_some() {
+                return Err(self.error_at(&["rules", name], "a shared rule cannot refer to another one".into()));
+            }
+        }
+        let mut tables = std::mem::take(&mut self.tables);
+        for (table, rule) in tables.iter_mut() {
+            let TableRule::Columns(columns) = rule else { continue };
+            for (column, rule) in columns.iter_mut() {
+                let ColumnRule::Transform(specs) = rule else { continue };
+                for spec in specs.iter_mut() {
+                    let Some(shared) = spec.shared.clone() else { continue };
+                    let Some(definition) = self.rules.get(&shared) else {
+                        let known: Vec<&str> = self.rules.keys().map(String::as_str).collect();
+                        let known = if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known.join(", ")
+                        };
+                        return Err(self.error_at(
+                            &["tables", table, "columns", column],
+                            format!("no rule named `{shared}` under `rules:` (defined: {known})"),
+                        ));
+                    };
+                    spec.name = definition.name.clone();
+                    spec.options = definition.options.clone();
+                    spec.when = spec.when.take().or_else(|| definition.when.clone());
+                }
+            }
+        }
+        self.tables = tables;
+        Ok(())
     }
 
     /// An error about `keys` in this config, with the file and line.
@@ -251,11 +291,11 @@ mod tests {
             panic!()
         };
         assert!(matches!(columns["notes"], ColumnRule::Keep));
-        let ColumnRule::Transform { name, options } = &columns["first_name"] else {
+        let [spec] = columns["first_name"].specs() else {
             panic!()
         };
-        assert_eq!(name, "first-name");
-        assert_eq!(options["locale"], "fr");
+        assert_eq!(spec.name, "first-name");
+        assert_eq!(spec.options["locale"], "fr");
         assert_eq!(config.dump.workers, default_workers());
     }
 
@@ -272,12 +312,48 @@ mod tests {
         for rule in config.tables.values() {
             if let TableRule::Columns(columns) = rule {
                 for column in columns.values() {
-                    if let ColumnRule::Transform { name, .. } = column {
-                        assert!(known.contains(&name.as_str()), "{name} is not in the catalogue");
+                    for spec in column.specs() {
+                        assert!(
+                            known.contains(&spec.name.as_str()),
+                            "{} is not in the catalogue",
+                            spec.name
+                        );
                     }
                 }
             }
         }
+    }
+
+    #[test]
+    fn shared_rules_conditions_and_rule_lists() {
+        let config = parse(
+            "datastore:\n  local: { path: x }\nrules:\n  pii-email: { transformer: email, keep_domain: true }\n\
+             tables:\n  a:\n    columns:\n      mail: { rule: pii-email }\n      name:\n\
+             \x20       - { transformer: first-name, locale: fr, when: \"country = 'FR'\" }\n\
+             \x20       - first-name\n",
+        )
+        .unwrap();
+        let TableRule::Columns(columns) = &config.tables["a"] else {
+            panic!()
+        };
+        let [mail] = columns["mail"].specs() else { panic!() };
+        assert_eq!(
+            (mail.name.as_str(), &mail.options["keep_domain"]),
+            ("email", &serde_json::json!(true))
+        );
+        let [fr, any] = columns["name"].specs() else { panic!() };
+        assert_eq!(fr.when.as_deref(), Some("country = 'FR'"));
+        assert_eq!((any.name.as_str(), any.when.as_deref()), ("first-name", None));
+
+        let err = parse("datastore:\n  local: { path: x }\ntables:\n  a:\n    columns:\n      m: { rule: nope }\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no rule named `nope`") && err.contains("line 6"), "{err}");
+        let err =
+            parse("datastore:\n  local: { path: x }\ntables:\n  a:\n    columns:\n      m: { rule: r, locale: fr }\n")
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("takes no options"), "{err}");
     }
 
     #[test]

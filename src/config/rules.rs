@@ -18,8 +18,43 @@ pub enum TableRule {
 pub enum ColumnRule {
     /// Declared safe to copy as is (what strict mode asks for).
     Keep,
-    /// A transformer by name, with its options as JSON (the `transformer` key removed).
-    Transform { name: String, options: serde_json::Value },
+    /// One rule, or several tried in order: the first whose `when` holds applies, and a value no
+    /// rule matches is kept.
+    Transform(Vec<RuleSpec>),
+}
+
+/// A transformer with its options, an optional condition, or a reference to a shared rule.
+#[derive(Debug, Clone)]
+pub struct RuleSpec {
+    /// The transformer's name (`null` for YAML's bare null).
+    pub name: String,
+    /// Options as JSON, `transformer`, `rule` and `when` removed; `Null` when there are none.
+    pub options: serde_json::Value,
+    /// Apply only to rows where this holds (`country = 'FR'`).
+    pub when: Option<String>,
+    /// `rule: NAME`: resolved against the top-level `rules:` after parsing.
+    pub shared: Option<String>,
+}
+
+impl RuleSpec {
+    fn named(name: impl Into<String>) -> Self {
+        RuleSpec {
+            name: name.into(),
+            options: serde_json::Value::Null,
+            when: None,
+            shared: None,
+        }
+    }
+}
+
+impl ColumnRule {
+    /// The transformers this rule may apply.
+    pub fn specs(&self) -> &[RuleSpec] {
+        match self {
+            ColumnRule::Keep => &[],
+            ColumnRule::Transform(specs) => specs,
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for TableRule {
@@ -61,37 +96,82 @@ impl<'de> Deserialize<'de> for ColumnRule {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         match Value::deserialize(deserializer)? {
             Value::String(s) if s == "keep" => Ok(ColumnRule::Keep),
-            Value::String(name) => Ok(ColumnRule::Transform {
-                name,
-                options: serde_json::Value::Null,
-            }),
-            Value::Mapping(mut map) => {
-                let name = match map.remove("transformer") {
-                    Some(Value::String(name)) => name,
-                    Some(Value::Null) => "null".into(),
-                    _ => return Err(D::Error::custom(
-                        "a column rule written as a mapping needs `transformer: NAME` (run `decoy transformer list`)",
-                    )),
-                };
-                if name == "keep" && !map.is_empty() {
-                    return Err(D::Error::custom("`keep` takes no options"));
+            Value::Sequence(items) => {
+                if items.is_empty() {
+                    return Err(D::Error::custom("an empty list of rules; give at least one"));
                 }
-                let options = serde_json::to_value(Value::Mapping(map)).map_err(D::Error::custom)?;
-                let options = match options {
-                    serde_json::Value::Object(o) if o.is_empty() => serde_json::Value::Null,
-                    other => other,
-                };
-                Ok(if name == "keep" {
-                    ColumnRule::Keep
-                } else {
-                    ColumnRule::Transform { name, options }
-                })
+                let specs = items
+                    .into_iter()
+                    .map(spec)
+                    .collect::<Result<Vec<_>, String>>()
+                    .map_err(D::Error::custom)?;
+                Ok(ColumnRule::Transform(specs))
             }
-            other => Err(D::Error::custom(format!(
-                "a column rule is a transformer name, `keep`, or a mapping with `transformer:`, not {}",
-                describe(&other)
-            ))),
+            other => Ok(ColumnRule::Transform(vec![spec(other).map_err(D::Error::custom)?])),
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for RuleSpec {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        spec(Value::deserialize(deserializer)?).map_err(D::Error::custom)
+    }
+}
+
+/// One rule: a transformer name, or a mapping with `transformer:` (or `rule:`), options and `when:`.
+fn spec(value: Value) -> Result<RuleSpec, String> {
+    match value {
+        Value::String(name) => Ok(RuleSpec::named(name)),
+        // YAML reads a bare `null` as no value: `column: null` means the `null` transformer.
+        Value::Null => Ok(RuleSpec::named("null")),
+        Value::Mapping(mut map) => {
+            let when = match map.remove("when") {
+                None => None,
+                Some(Value::String(w)) => Some(w),
+                Some(other) => return Err(format!("`when` is a condition in quotes, not {}", describe(&other))),
+            };
+            let shared = match map.remove("rule") {
+                None => None,
+                Some(Value::String(r)) => Some(r),
+                Some(other) => return Err(format!("`rule` names a rule under `rules:`, not {}", describe(&other))),
+            };
+            let name =
+                match (map.remove("transformer"), &shared) {
+                    (Some(Value::String(name)), None) => name,
+                    (Some(Value::Null), None) => "null".into(),
+                    (None, Some(_)) if map.is_empty() => String::new(),
+                    (None, Some(rule)) => {
+                        return Err(format!(
+                            "`rule: {rule}` takes no options here; set them where the rule is defined under `rules:`"
+                        ))
+                    }
+                    (Some(_), Some(_)) => return Err("give either `transformer:` or `rule:`, not both".into()),
+                    _ => return Err(
+                        "a column rule written as a mapping needs `transformer: NAME` (run `decoy transformer list`) \
+                         or `rule: NAME` (a rule under `rules:`)"
+                            .into(),
+                    ),
+                };
+            if name == "keep" && !map.is_empty() {
+                return Err("`keep` takes no options".into());
+            }
+            let options = serde_json::to_value(Value::Mapping(map)).map_err(|e| e.to_string())?;
+            let options = match options {
+                serde_json::Value::Object(o) if o.is_empty() => serde_json::Value::Null,
+                other => other,
+            };
+            Ok(RuleSpec {
+                name,
+                options,
+                when,
+                shared,
+            })
+        }
+        other => Err(format!(
+            "a column rule is a transformer name, `keep`, a mapping with `transformer:` or `rule:`, or a list of \
+             those, not {}",
+            describe(&other)
+        )),
     }
 }
 

@@ -5,6 +5,7 @@
 //! values over as [`Value`].
 
 mod column;
+mod condition;
 mod engine;
 mod error;
 mod fpe;
@@ -14,6 +15,7 @@ mod value;
 pub mod catalogue;
 
 pub use column::{ColumnKind, ColumnSpec};
+pub use condition::{Cases, Condition};
 pub use engine::{Engine, Mode};
 pub use error::{BuildError, TransformError};
 pub use registry::{build, catalogue_info, OptionInfo, TransformerInfo};

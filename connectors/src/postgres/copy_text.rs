@@ -4,9 +4,10 @@
 //! Only the fields of transformed columns are decoded; every other field is copied byte for byte.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use transformers::{Transformer, Value};
+use transformers::{Row, Transformer, Value};
 
 /// The NULL marker of the text format.
 pub const NULL: &[u8] = b"\\N";
@@ -101,16 +102,38 @@ pub enum RewriteError {
 
 /// Rewrites rows of one table: transformed columns are decoded, transformed and re-encoded; the other
 /// fields pass through untouched.
+///
+/// When a rule reads other columns of the row (a template, a condition), that row is split into
+/// fields first and rules run in two passes: those that read nothing else, then those that do, so
+/// they see the other columns' fake values.
 pub struct RowRewriter {
     /// One slot per copied column, in COPY order.
     rules: Vec<Option<Arc<dyn Transformer>>>,
     names: Vec<String>,
+    index: HashMap<String, usize>,
+    /// Transformed columns in the order they run; empty when no rule reads the row.
+    row_order: Vec<usize>,
 }
 
 impl RowRewriter {
     pub fn new(columns: Vec<(String, Option<Arc<dyn Transformer>>)>) -> Self {
-        let (names, rules) = columns.into_iter().unzip();
-        RowRewriter { rules, names }
+        let (names, rules): (Vec<String>, Vec<Option<Arc<dyn Transformer>>>) = columns.into_iter().unzip();
+        let index = names.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect();
+        let reads_row =
+            |rule: &Option<Arc<dyn Transformer>>| rule.as_ref().is_some_and(|r| !r.reads_columns().is_empty());
+        let row_order = if rules.iter().any(reads_row) {
+            let plain = (0..rules.len()).filter(|&i| rules[i].is_some() && !reads_row(&rules[i]));
+            let row_aware = (0..rules.len()).filter(|&i| reads_row(&rules[i]));
+            plain.chain(row_aware).collect()
+        } else {
+            Vec::new()
+        };
+        RowRewriter {
+            rules,
+            names,
+            index,
+            row_order,
+        }
     }
 
     /// True when no column is transformed: rows can be copied without looking inside them.
@@ -120,6 +143,9 @@ impl RowRewriter {
 
     /// Appends the rewritten `line` (without its newline) plus a newline to `out`.
     pub fn rewrite(&self, line: &[u8], out: &mut Vec<u8>) -> Result<(), RewriteError> {
+        if !self.row_order.is_empty() {
+            return self.rewrite_with_row(line, out);
+        }
         let expected = self.rules.len();
         let mut found = 0;
         for (index, field) in line.split(|&b| b == b'\t').enumerate() {
@@ -128,7 +154,10 @@ impl RowRewriter {
                 out.push(b'\t');
             }
             match self.rules.get(index) {
-                Some(Some(rule)) => self.transform_field(index, rule.as_ref(), field, out)?,
+                Some(Some(rule)) => {
+                    let output = rule.transform(decode(field)).map_err(|e| self.error(index, e))?;
+                    write_value(&output, out);
+                }
                 _ => out.extend_from_slice(field),
             }
         }
@@ -139,32 +168,81 @@ impl RowRewriter {
         Ok(())
     }
 
-    fn transform_field(
-        &self,
-        index: usize,
-        rule: &dyn Transformer,
-        field: &[u8],
-        out: &mut Vec<u8>,
-    ) -> Result<(), RewriteError> {
-        let input = match unescape(field) {
-            None => Value::Null,
-            Some(bytes) => match bytes {
-                Cow::Borrowed(b) => match std::str::from_utf8(b) {
-                    Ok(s) => Value::Text(Cow::Borrowed(s)),
-                    Err(_) => Value::Bytes(Cow::Borrowed(b)),
-                },
-                Cow::Owned(b) => match String::from_utf8(b) {
-                    Ok(s) => Value::Text(Cow::Owned(s)),
-                    Err(e) => Value::Bytes(Cow::Owned(e.into_bytes())),
-                },
-            },
+    fn rewrite_with_row(&self, line: &[u8], out: &mut Vec<u8>) -> Result<(), RewriteError> {
+        let fields: Vec<&[u8]> = line.split(|&b| b == b'\t').collect();
+        if fields.len() != self.rules.len() {
+            return Err(RewriteError::FieldCount {
+                expected: self.rules.len(),
+                found: fields.len(),
+            });
+        }
+        let mut row = LineRow {
+            fields: &fields,
+            index: &self.index,
+            transformed: vec![None; fields.len()],
         };
-        let output = rule.transform(input).map_err(|source| RewriteError::Transform {
+        for &i in &self.row_order {
+            let rule = self.rules[i].as_ref().expect("only transformed columns are ordered");
+            let output = rule
+                .transform_in_row(decode(fields[i]), &row)
+                .map_err(|e| self.error(i, e))?;
+            row.transformed[i] = Some(output.into_owned());
+        }
+        for (i, field) in fields.iter().enumerate() {
+            if i > 0 {
+                out.push(b'\t');
+            }
+            match &row.transformed[i] {
+                Some(value) => write_value(value, out),
+                None => out.extend_from_slice(field),
+            }
+        }
+        out.push(b'\n');
+        Ok(())
+    }
+
+    fn error(&self, index: usize, source: transformers::TransformError) -> RewriteError {
+        RewriteError::Transform {
             column: self.names[index].clone(),
             source,
-        })?;
-        write_value(&output, out);
-        Ok(())
+        }
+    }
+}
+
+/// A COPY text field as a transformer input: NULL, text, or bytes when it is not UTF-8.
+fn decode(field: &[u8]) -> Value<'_> {
+    match unescape(field) {
+        None => Value::Null,
+        Some(Cow::Borrowed(b)) => match std::str::from_utf8(b) {
+            Ok(s) => Value::Text(Cow::Borrowed(s)),
+            Err(_) => Value::Bytes(Cow::Borrowed(b)),
+        },
+        Some(Cow::Owned(b)) => match String::from_utf8(b) {
+            Ok(s) => Value::Text(Cow::Owned(s)),
+            Err(e) => Value::Bytes(Cow::Owned(e.into_bytes())),
+        },
+    }
+}
+
+/// One row split into fields, with the values transformed so far.
+struct LineRow<'a> {
+    fields: &'a [&'a [u8]],
+    index: &'a HashMap<String, usize>,
+    transformed: Vec<Option<Value<'static>>>,
+}
+
+impl Row for LineRow<'_> {
+    fn original(&self, column: &str) -> Option<Value<'_>> {
+        self.index.get(column).map(|&i| decode(self.fields[i]))
+    }
+
+    fn current(&self, column: &str) -> Option<Value<'_>> {
+        let i = *self.index.get(column)?;
+        Some(match &self.transformed[i] {
+            Some(Value::Text(s)) => Value::Text(Cow::Borrowed(s.as_ref())),
+            Some(other) => other.clone(),
+            None => decode(self.fields[i]),
+        })
     }
 }
 
@@ -223,6 +301,47 @@ mod tests {
         rewriter.rewrite(b"1\tj\\to\\\\e\t\\N", &mut out).unwrap();
         rewriter.rewrite(b"2\t\\N\tx\\ty", &mut out).unwrap();
         assert_eq!(out, b"1\tJ\\tO\\\\E\t\\N\n2\t\\N\tx\\ty\n");
+    }
+
+    /// Joins the current values of two columns, like a template.
+    struct Join(&'static str, &'static str);
+    impl Transformer for Join {
+        fn transform<'a>(&self, _: Value<'a>) -> Result<Value<'a>, transformers::TransformError> {
+            unreachable!("row-aware")
+        }
+        fn reads_columns(&self) -> Vec<String> {
+            vec![self.0.into(), self.1.into()]
+        }
+        fn transform_in_row<'a>(&self, _: Value<'a>, row: &dyn Row) -> Result<Value<'a>, transformers::TransformError> {
+            let part = |c| match row.current(c) {
+                Some(Value::Text(s)) => s.into_owned(),
+                other => format!("{other:?}"),
+            };
+            let original = match row.original(self.0) {
+                Some(Value::Text(s)) => s.into_owned(),
+                _ => String::new(),
+            };
+            Ok(Value::Text(Cow::Owned(format!(
+                "{}.{}<{original}>",
+                part(self.0),
+                part(self.1)
+            ))))
+        }
+    }
+
+    #[test]
+    fn row_aware_rules_run_after_and_see_the_other_fakes() {
+        // The template column comes first in the table, yet sees the transformed name.
+        let rewriter = RowRewriter::new(vec![
+            ("login".into(), Some(Arc::new(Join("name", "city")))),
+            ("name".into(), Some(Arc::new(Upper))),
+            ("city".into(), None),
+        ]);
+        let mut out = Vec::new();
+        rewriter.rewrite(b"x\tj\\\\o\tParis", &mut out).unwrap();
+        assert_eq!(out, b"J\\\\O.Paris<j\\\\o>\tJ\\\\O\tParis\n");
+        let err = rewriter.rewrite(b"x\ty", &mut Vec::new()).unwrap_err();
+        assert!(err.to_string().contains("2 fields"), "{err}");
     }
 
     #[test]

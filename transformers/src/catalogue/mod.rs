@@ -8,6 +8,7 @@ mod internet;
 mod person;
 mod phone;
 mod random;
+mod template;
 mod text;
 
 use std::borrow::Cow;
@@ -45,6 +46,7 @@ pub(crate) const ENTRIES: &[Entry] = &[
     generic::CONSTANT,
     generic::KEEP,
     generic::TRANSIENT,
+    template::TEMPLATE,
 ];
 
 /// The names `build` accepts.
