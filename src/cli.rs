@@ -38,8 +38,11 @@ pub enum Command {
     /// The transformer catalogue.
     #[command(subcommand)]
     Transformer(TransformerCommand),
-    /// Show what `dump create` would do: tables, rules per column, skipped and excluded tables.
+    /// Show what `dump create` would do: tables, rules per column, skipped and excluded tables, and
+    /// kept columns that look like personal data.
     Plan(PlanArgs),
+    /// Run the rules on a few sampled rows and show each transformed value before and after.
+    Validate(ValidateArgs),
 }
 
 #[derive(Args)]
@@ -149,4 +152,16 @@ pub enum TransformerCommand {
 pub struct PlanArgs {
     #[command(flatten)]
     pub config: ConfigArg,
+}
+
+#[derive(Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Rows sampled per table.
+    #[arg(long, default_value_t = 5)]
+    pub rows: usize,
+    /// Only tables matching this `schema.table` glob (`table` means `public.table`).
+    #[arg(long)]
+    pub table: Option<String>,
 }

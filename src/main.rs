@@ -11,6 +11,7 @@ mod error;
 mod glob;
 mod logging;
 mod memory;
+mod pii;
 mod plan;
 mod progress;
 mod restore;

@@ -7,6 +7,7 @@ mod dump_restore;
 mod dump_verify;
 mod plan;
 mod transformer_list;
+mod validate;
 
 use crate::cli::{Command, DumpCommand, TransformerCommand};
 
@@ -19,5 +20,6 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Dump(DumpCommand::Delete(args)) => dump_delete::run(args),
         Command::Transformer(TransformerCommand::List { json }) => transformer_list::run(json),
         Command::Plan(args) => plan::run(args).await,
+        Command::Validate(args) => validate::run(args).await,
     }
 }

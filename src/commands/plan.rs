@@ -1,9 +1,15 @@
-use connectors::postgres::{self, PgUrl, Snapshot};
+use connectors::postgres::{self, copy_text, PgUrl, Snapshot};
+use transformers::ColumnKind;
 
 use crate::cli::PlanArgs;
 use crate::config::Config;
+use crate::plan::TablePlan;
 
-/// Prints what `dump create` would do, after the same checks, without writing anything.
+/// Rows sampled per table to spot personal data in kept columns.
+const PII_SAMPLE_ROWS: usize = 200;
+
+/// Prints what `dump create` would do, after the same checks, without writing anything, and warns
+/// about kept columns that look like personal data.
 pub async fn run(args: PlanArgs) -> anyhow::Result<()> {
     let config = Config::load(&args.config.config)?;
     let source = config
@@ -15,6 +21,7 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<()> {
     let schema = postgres::introspect(snapshot.client()).await?;
     let plan = crate::plan::build(&config, &schema)?;
     println!("source {url} (PostgreSQL {})", snapshot.server_version());
+    let mut flagged = Vec::new();
     for table in &plan.tables {
         let action = if table.skipped {
             "skip (definition only)"
@@ -25,6 +32,7 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<()> {
         if table.skipped {
             continue;
         }
+        let warnings = pii_warnings(&snapshot, table).await?;
         for column in &table.columns {
             let rule = match &column.rule {
                 Some(rule) => match &rule.follows {
@@ -34,11 +42,61 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<()> {
                 None if column.keep => "keep".into(),
                 None => "keep (no rule)".into(),
             };
-            println!("    {:<32} {rule}", column.name);
+            match warnings.iter().find(|(name, _)| *name == column.name) {
+                Some((_, why)) => {
+                    println!("    {:<32} {rule}  <- looks like personal data: {why}", column.name);
+                    flagged.push(format!("{}.{}", table.table.name, column.name));
+                }
+                None => println!("    {:<32} {rule}", column.name),
+            }
         }
     }
     for name in &plan.excluded {
         println!("{name}  excluded (outside `only`)");
     }
+    if !flagged.is_empty() {
+        println!(
+            "\n{} kept column(s) look like personal data: {}\nGive each a transformer, or mark it `keep` once you \
+             are sure it is safe (strict: true then checks every column).",
+            flagged.len(),
+            flagged.join(", ")
+        );
+    }
     Ok(())
+}
+
+/// Kept text-like columns that look like personal data, by name or by a sample of their values.
+/// Columns explicitly marked `keep` are trusted.
+async fn pii_warnings(snapshot: &Snapshot, table: &TablePlan) -> anyhow::Result<Vec<(String, String)>> {
+    let candidates: Vec<&str> = table
+        .columns
+        .iter()
+        .filter(|c| c.rule.is_none() && !c.keep)
+        .filter(|c| {
+            table.table.column(&c.name).is_some_and(|col| {
+                matches!(
+                    col.kind,
+                    ColumnKind::Text { .. } | ColumnKind::Other(_) | ColumnKind::Json
+                ) || crate::pii::assess(&c.name, &[]).is_some()
+            })
+        })
+        .map(|c| c.name.as_str())
+        .collect();
+    if candidates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = snapshot.sample(&table.table.name, &candidates, PII_SAMPLE_ROWS).await?;
+    let mut samples: Vec<Vec<String>> = vec![Vec::new(); candidates.len()];
+    for line in rows.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        for (i, field) in line.split(|&b| b == b'\t').enumerate().take(candidates.len()) {
+            if let Some(value) = copy_text::unescape(field) {
+                samples[i].push(String::from_utf8_lossy(&value).into_owned());
+            }
+        }
+    }
+    Ok(candidates
+        .iter()
+        .zip(&samples)
+        .filter_map(|(name, values)| crate::pii::assess(name, values).map(|why| (name.to_string(), why)))
+        .collect())
 }

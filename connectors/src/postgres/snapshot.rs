@@ -114,6 +114,37 @@ impl Snapshot {
     }
 }
 
+impl Snapshot {
+    /// Up to `limit` rows of `columns` in COPY text format, for `decoy plan` and `decoy validate`.
+    pub async fn sample(
+        &self,
+        table: &QualifiedName,
+        columns: &[&str],
+        limit: usize,
+    ) -> Result<Vec<u8>, ConnectorError> {
+        let column_list: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+        let sql = format!(
+            "COPY (SELECT {} FROM {} LIMIT {limit}) TO STDOUT",
+            column_list.join(", "),
+            quote_qualified(table)
+        );
+        let stream = self
+            .coordinator
+            .copy_out(&sql)
+            .await
+            .map_err(|e| ConnectorError::Tool(format!("cannot sample table {table}: {}", describe_pg_error(&e))))?;
+        futures_util::pin_mut!(stream);
+        let mut rows = Vec::new();
+        while let Some(piece) = futures_util::StreamExt::next(&mut stream).await {
+            let piece = piece.map_err(|e| {
+                ConnectorError::Tool(format!("sampling table {table} failed: {}", describe_pg_error(&e)))
+            })?;
+            rows.extend_from_slice(&piece);
+        }
+        Ok(rows)
+    }
+}
+
 /// A connection inside the exported snapshot.
 pub struct SnapshotWorker {
     client: Client,
