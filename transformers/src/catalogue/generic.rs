@@ -286,6 +286,20 @@ mod tests {
     use std::collections::HashSet;
 
     #[test]
+    fn hash_never_collides_on_a_million_inputs() {
+        let t = build_on(
+            "hash",
+            json!(null),
+            &unique(crate::ColumnKind::Text { max_chars: None }),
+        )
+        .unwrap();
+        let mut seen = std::collections::HashSet::with_capacity(1_000_000);
+        for i in 0..1_000_000u32 {
+            assert!(seen.insert(run(&*t, &format!("token-{i}"))), "collision at input {i}");
+        }
+    }
+
+    #[test]
     fn hash_is_keyed_fits_and_unique() {
         let t = rule("hash", json!(null));
         let a = run(&*t, "secret");

@@ -2,9 +2,15 @@
 //! documentation for `decoy transformer list`, and a builder that validates options against the
 //! column once, so that `transform` only computes.
 
+mod company;
 mod finance;
+mod gendered_names;
 mod generic;
+mod identity;
 mod internet;
+mod location;
+mod network;
+mod password;
 mod person;
 mod phone;
 mod random;
@@ -35,9 +41,29 @@ pub(crate) const ENTRIES: &[Entry] = &[
     person::FIRST_NAME,
     person::LAST_NAME,
     person::FULL_NAME,
+    person::TITLE,
     internet::EMAIL,
+    internet::USERNAME,
+    internet::DOMAIN,
+    internet::URL,
+    internet::USER_AGENT,
+    network::IPV4,
+    network::IPV6,
+    network::MAC,
+    password::PASSWORD,
     phone::PHONE_NUMBER,
     finance::CREDIT_CARD,
+    finance::IBAN,
+    identity::SSN,
+    location::STREET_ADDRESS,
+    location::CITY,
+    location::POSTCODE,
+    location::STATE,
+    location::COUNTRY,
+    location::LATITUDE,
+    location::LONGITUDE,
+    company::COMPANY,
+    company::JOB_TITLE,
     text::KEEP_FIRST_CHAR,
     text::REDACTED,
     random::RANDOM,

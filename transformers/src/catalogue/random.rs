@@ -476,6 +476,25 @@ mod tests {
     }
 
     #[test]
+    fn unique_ids_never_collide_on_a_million_inputs() {
+        let t = build_on(
+            "random",
+            json!(null),
+            &unique(ColumnKind::Int {
+                bits: 32,
+                unsigned: false,
+            }),
+        )
+        .unwrap();
+        let mut seen = HashSet::with_capacity(1_000_000);
+        for id in 1..=1_000_000i64 {
+            let out: i64 = run(&*t, &id.to_string()).parse().unwrap();
+            assert!(i32::try_from(out).is_ok(), "{out} overflows int4");
+            assert!(seen.insert(out), "collision at id {id}");
+        }
+    }
+
+    #[test]
     fn unique_int_is_a_bijection() {
         let t = build_on(
             "random",
