@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use connectors::postgres::copy_text::RowRewriter;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use transformers::{ColumnKind, ColumnSpec, Engine, Mode, Transformer, Value};
+use transformers::{ColumnKind, ColumnSpec, Engine, Mode, Row, Transformer, Value};
 
 const INPUTS: usize = 10_000;
 
@@ -19,6 +19,7 @@ fn inputs(kind: &str) -> Vec<String> {
             "phone" => format!("+1 (555) {:03}-{:04}", i % 1000, i),
             "card" => format!("4111 1111 {:04} {:04}", i % 10_000, (i * 7) % 10_000),
             "int" => (i as i64 * 7919).to_string(),
+            "ip" => format!("10.{}.{}.{}", i / 65536, i / 256 % 256, i % 256),
             _ => format!("Name Number {i}"),
         })
         .collect()
@@ -35,7 +36,24 @@ fn text(unique: bool) -> ColumnSpec {
     }
 }
 
+/// Two fixed columns for row-aware rules (templates); other rules ignore the row.
+struct BenchRow;
+
+impl Row for BenchRow {
+    fn original(&self, column: &str) -> Option<Value<'_>> {
+        self.current(column)
+    }
+    fn current(&self, column: &str) -> Option<Value<'_>> {
+        match column {
+            "a" => Some(Value::text("Jeanne")),
+            "b" => Some(Value::text("Dupont")),
+            _ => None,
+        }
+    }
+}
+
 fn transformers(c: &mut Criterion) {
+    use serde_json::json;
     let int4 = ColumnSpec {
         kind: ColumnKind::Int {
             bits: 32,
@@ -43,78 +61,160 @@ fn transformers(c: &mut Criterion) {
         },
         ..text(false)
     };
-    let cases: Vec<(&str, Arc<dyn Transformer>, &str)> = vec![
+    let unique_int4 = ColumnSpec {
+        unique: true,
+        ..int4.clone()
+    };
+    // (label, transformer, options, column, mode, inputs)
+    let table: Vec<(&str, &str, serde_json::Value, ColumnSpec, Mode, &str)> = vec![
         (
             "first-name",
-            rule("first-name", serde_json::Value::Null, text(false), Mode::Deterministic),
+            "first-name",
+            json!(null),
+            text(false),
+            Mode::Deterministic,
             "name",
         ),
         (
             "last-name",
-            rule("last-name", serde_json::Value::Null, text(false), Mode::Deterministic),
+            "last-name",
+            json!(null),
+            text(false),
+            Mode::Deterministic,
             "name",
         ),
         (
             "full-name",
-            rule("full-name", serde_json::Value::Null, text(false), Mode::Deterministic),
+            "full-name",
+            json!(null),
+            text(false),
+            Mode::Deterministic,
             "name",
         ),
-        (
-            "email",
-            rule("email", serde_json::Value::Null, text(false), Mode::Deterministic),
-            "email",
-        ),
+        ("email", "email", json!(null), text(false), Mode::Deterministic, "email"),
         (
             "email/random-mode",
-            rule("email", serde_json::Value::Null, text(false), Mode::Random),
+            "email",
+            json!(null),
+            text(false),
+            Mode::Random,
             "email",
         ),
         (
             "email/unique",
-            rule("email", serde_json::Value::Null, text(true), Mode::Deterministic),
+            "email",
+            json!(null),
+            text(true),
+            Mode::Deterministic,
             "email",
         ),
         (
-            "phone-number/keep_format",
-            rule(
-                "phone-number",
-                serde_json::json!({"keep_format": true}),
-                text(false),
-                Mode::Deterministic,
-            ),
-            "phone",
-        ),
-        (
-            "credit-card",
-            rule("credit-card", serde_json::Value::Null, text(false), Mode::Deterministic),
-            "card",
-        ),
-        (
-            "hash",
-            rule("hash", serde_json::Value::Null, text(false), Mode::Deterministic),
+            "username",
+            "username",
+            json!(null),
+            text(false),
+            Mode::Deterministic,
             "name",
         ),
         (
-            "random/int4",
-            rule("random", serde_json::Value::Null, int4.clone(), Mode::Deterministic),
-            "int",
+            "username/unique",
+            "username",
+            json!(null),
+            text(true),
+            Mode::Deterministic,
+            "name",
         ),
         (
+            "phone-number/country",
+            "phone-number",
+            json!({"country": "FR"}),
+            text(false),
+            Mode::Deterministic,
+            "phone",
+        ),
+        (
+            "phone-number/keep_format",
+            "phone-number",
+            json!({"keep_format": true}),
+            text(false),
+            Mode::Deterministic,
+            "phone",
+        ),
+        (
+            "street-address",
+            "street-address",
+            json!(null),
+            text(false),
+            Mode::Deterministic,
+            "name",
+        ),
+        ("city", "city", json!(null), text(false), Mode::Deterministic, "name"),
+        (
+            "postcode",
+            "postcode",
+            json!(null),
+            text(false),
+            Mode::Deterministic,
+            "name",
+        ),
+        (
+            "company",
+            "company",
+            json!(null),
+            text(false),
+            Mode::Deterministic,
+            "name",
+        ),
+        (
+            "credit-card",
+            "credit-card",
+            json!(null),
+            text(false),
+            Mode::Deterministic,
+            "card",
+        ),
+        ("iban", "iban", json!(null), text(false), Mode::Deterministic, "name"),
+        ("ssn", "ssn", json!(null), text(false), Mode::Deterministic, "name"),
+        ("ipv4", "ipv4", json!(null), text(false), Mode::Deterministic, "ip"),
+        (
+            "ipv4/unique",
+            "ipv4",
+            json!(null),
+            text(true),
+            Mode::Deterministic,
+            "ip",
+        ),
+        ("hash", "hash", json!(null), text(false), Mode::Deterministic, "name"),
+        ("random/int4", "random", json!(null), int4, Mode::Deterministic, "int"),
+        (
             "random/int4-unique",
-            rule(
-                "random",
-                serde_json::Value::Null,
-                ColumnSpec { unique: true, ..int4 },
-                Mode::Deterministic,
-            ),
+            "random",
+            json!(null),
+            unique_int4,
+            Mode::Deterministic,
             "int",
         ),
         (
             "redacted",
-            rule("redacted", serde_json::Value::Null, text(false), Mode::Deterministic),
+            "redacted",
+            json!(null),
+            text(false),
+            Mode::Deterministic,
+            "name",
+        ),
+        (
+            "template",
+            "template",
+            json!({"template": "{{a}}.{{b}}"}),
+            text(false),
+            Mode::Deterministic,
             "name",
         ),
     ];
+    let cases: Vec<(&str, Arc<dyn Transformer>, &str)> = table
+        .into_iter()
+        .map(|(label, name, options, column, mode, kind)| (label, rule(name, options, column, mode), kind))
+        .collect();
     let mut group = c.benchmark_group("transformer");
     group.throughput(Throughput::Elements(INPUTS as u64));
     for (name, transformer, kind) in cases {
@@ -122,7 +222,11 @@ fn transformers(c: &mut Criterion) {
         group.bench_function(name, |b| {
             b.iter(|| {
                 for v in &values {
-                    black_box(transformer.transform(Value::text(v.as_str())).expect("transforms"));
+                    black_box(
+                        transformer
+                            .transform_in_row(Value::text(v.as_str()), &BenchRow)
+                            .expect("transforms"),
+                    );
                 }
             })
         });
