@@ -72,7 +72,8 @@ fn value_hint(samples: &[String]) -> Option<(&'static str, usize)> {
     if samples.is_empty() {
         return None;
     }
-    let detectors: [(&'static str, fn(&str) -> bool); 5] = [
+    type Detector = (&'static str, fn(&str) -> bool);
+    let detectors: [Detector; 5] = [
         ("an email address", is_email),
         ("a card number", is_card_number),
         ("an IBAN", is_iban),
@@ -131,7 +132,7 @@ fn is_card_number(s: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 fn is_iban(s: &str) -> bool {

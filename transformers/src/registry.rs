@@ -79,22 +79,21 @@ mod tests {
 
     #[test]
     fn examples_build() {
-        // The options part of each example must be accepted by the builder.
+        // Each example is a YAML column rule (`column: { transformer: name, ...options }`) as a
+        // config file would hold it; its options must be accepted by the builder.
         for i in catalogue_info() {
-            let body = i
-                .example
-                .split_once('{')
-                .map(|(_, b)| b.trim_end().trim_end_matches('}'))
-                .unwrap();
-            let mut map = serde_json::Map::new();
-            for pair in body.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-                let (k, v) = pair.split_once(':').unwrap();
-                let v = v.trim();
-                let parsed = serde_json::from_str(v).unwrap_or_else(|_| json!(v.trim_matches('"')));
-                map.insert(k.trim().to_string(), parsed);
-            }
-            assert_eq!(map.remove("transformer"), Some(json!(i.name)));
-            testutil::build_on(i.name, serde_json::Value::Object(map), &ColumnSpec::text("t.c"))
+            let rule: serde_json::Value =
+                serde_norway::from_str(i.example).unwrap_or_else(|e| panic!("example of {} is not YAML: {e}", i.name));
+            let rule = rule
+                .as_object()
+                .filter(|r| r.len() == 1)
+                .unwrap_or_else(|| panic!("example of {} must be one `column: {{ ... }}` mapping", i.name));
+            let mut options = match rule.values().next() {
+                Some(serde_json::Value::Object(o)) => o.clone(),
+                other => panic!("example of {}: expected a mapping, got {other:?}", i.name),
+            };
+            assert_eq!(options.remove("transformer"), Some(json!(i.name)));
+            testutil::build_on(i.name, serde_json::Value::Object(options), &ColumnSpec::text("t.c"))
                 .unwrap_or_else(|e| panic!("example of {}: {e}", i.name));
         }
     }

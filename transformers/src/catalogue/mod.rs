@@ -3,13 +3,16 @@
 //! column once, so that `transform` only computes.
 
 mod company;
+mod datetime;
 mod finance;
 mod gendered_names;
 mod generic;
 mod identity;
 mod internet;
+mod json;
 mod location;
 mod network;
+mod number;
 mod password;
 mod person;
 mod phone;
@@ -66,6 +69,16 @@ pub(crate) const ENTRIES: &[Entry] = &[
     company::JOB_TITLE,
     text::KEEP_FIRST_CHAR,
     text::REDACTED,
+    text::MASK,
+    text::LOREM,
+    text::REGEX_REPLACE,
+    text::CHOICE,
+    number::NOISE_NUMBER,
+    number::RANDOM_INT,
+    datetime::NOISE_DATE,
+    datetime::TRUNCATE_DATE,
+    datetime::BIRTH_DATE,
+    json::JSON,
     random::RANDOM,
     generic::HASH,
     generic::NULL,
