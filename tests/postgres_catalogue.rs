@@ -19,7 +19,9 @@ CREATE TABLE everything (
   street text, city varchar(30), postcode varchar(10), state text, country text, lat numeric(9,6), lng float8,
   company text, job text, secret text UNIQUE, initial varchar(1), stars varchar(10), any_int int2 UNIQUE,
   any_text varchar(8) UNIQUE, any_uuid uuid UNIQUE, any_date date, any_ts timestamptz, any_mood mood,
-  nothing text, fixed text, greeting text
+  nothing text, fixed text, greeting text,
+  amount numeric(8,2), level int2, seen timestamptz, joined date, born date, bio text, code text,
+  account varchar(20) UNIQUE, pick mood, profile jsonb
 );
 INSERT INTO everything
 SELECT i, (ARRAY['F','M',NULL])[i % 3 + 1], (ARRAY['FR','US','DE'])[i % 3 + 1],
@@ -33,7 +35,11 @@ SELECT i, (ARRAY['F','M',NULL])[i % 3 + 1], (ARRAY['FR','US','DE'])[i % 3 + 1],
   i || ' Main Street', 'Springfield', '9' || lpad(i::text, 4, '0'), 'Oregon', 'France', 48.85 + i / 100000.0, 2.35 + i / 100000.0,
   'Acme ' || i, 'Engineer', 'secret-' || i, 'X', 'hidden', i - 1000,
   'ab' || lpad(i::text, 6, '0'), md5(i::text)::uuid, DATE '1980-01-01' + i, TIMESTAMPTZ '2024-01-01 10:00:00+00' + i * interval '1 hour',
-  (ARRAY['sad','ok','happy'])[i % 3 + 1]::mood, 'note ' || i, 'x', 'hello'
+  (ARRAY['sad','ok','happy'])[i % 3 + 1]::mood, 'note ' || i, 'x', 'hello',
+  i * 1.25, (i % 100)::int2, TIMESTAMPTZ '2023-06-01 08:30:00+00' + i * interval '37 minutes', DATE '2020-01-15' + i,
+  DATE '1970-01-01' + i * 7, 'A biography of person ' || i || ' with several words in it.', 'REF-' || i || '-X',
+  'ACC-' || lpad(i::text, 8, '0'), (ARRAY['sad','ok','happy'])[i % 3 + 1]::mood,
+  jsonb_build_object('email', 'p' || i || '@corp.example', 'tags', jsonb_build_array('a' || i, 'b' || i), 'ssn', '123', 'age', 30 + i % 40)
 FROM generate_series(1, 2000) i;
 ";
 
@@ -111,6 +117,22 @@ tables:
       nothing: \"null\"
       fixed: { transformer: constant, value: constant-value }
       greeting: { transformer: template, template: \"{{first_name|lower}} from {{city}}\" }
+      amount: { transformer: noise-number, relative: 0.2 }
+      level: { transformer: random-int, min: 1, max: 30000 }
+      seen: { transformer: noise-date, max_days: 10, max_seconds: 3600 }
+      joined: { transformer: truncate-date, to: month }
+      born: { transformer: birth-date, reference: \"2025-01-01\" }
+      bio: lorem
+      code: { transformer: regex-replace, pattern: \"REF-([0-9]+)-X\", replacement: \"ID-$1\" }
+      account: { transformer: mask, keep_first: 4, keep_last: 0, random: true }
+      pick: { transformer: choice, values: [sad, ok, happy] }
+      profile:
+        transformer: json
+        rules:
+          - { path: \"$.email\", transformer: email }
+          - { path: \"$.tags[*]\", transformer: hash, length: 16 }
+          - { path: \"$.ssn\", delete: true }
+          - { path: \"$.age\", set: 42 }
 ";
 
 #[test]
@@ -184,6 +206,16 @@ fn every_transformer_restores_into_its_column_type() {
         ("nothing", 100),
         ("fixed", 100),
         ("greeting", 100),
+        ("amount", 95),
+        ("level", 95),
+        ("seen", 95),
+        ("joined", 90),
+        ("born", 95),
+        ("bio", 100),
+        ("code", 100),
+        ("account", 99),
+        ("pick", 60),
+        ("profile", 100),
     ];
     for (column, minimum) in expectations {
         let before = values(&source, column);
