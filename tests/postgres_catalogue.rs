@@ -238,4 +238,23 @@ fn every_transformer_restores_into_its_column_type() {
         target.sql("SELECT DISTINCT fixed FROM everything").trim(),
         "constant-value"
     );
+    // Rules keep what they promise: month truncation, the regex's groups, JSON paths, masks.
+    assert_eq!(
+        target.count("SELECT count(*) FROM everything WHERE extract(day FROM joined) <> 1"),
+        0
+    );
+    assert_eq!(
+        target.count("SELECT count(*) FROM everything WHERE code !~ '^ID-[0-9]+$'"),
+        0
+    );
+    assert_eq!(
+        target.count("SELECT count(*) FROM everything WHERE account NOT LIKE 'ACC-%'"),
+        0
+    );
+    let broken_profiles = "SELECT count(*) FROM everything WHERE profile ? 'ssn' OR profile->>'age' <> '42' \
+                           OR profile->>'email' LIKE '%corp.example' OR jsonb_array_length(profile->'tags') <> 2";
+    assert_eq!(target.count(broken_profiles), 0);
+    // birth-date keeps each person's age at the reference date.
+    let ages = "SELECT date_part('year', age(DATE '2025-01-01', born))::int FROM everything ORDER BY id";
+    assert_eq!(source.sql(ages), target.sql(ages));
 }
