@@ -21,7 +21,7 @@ CREATE TABLE everything (
   any_text varchar(8) UNIQUE, any_uuid uuid UNIQUE, any_date date, any_ts timestamptz, any_mood mood,
   nothing text, fixed text, greeting text,
   amount numeric(8,2), level int2, seen timestamptz, joined date, born date, bio text, code text,
-  account varchar(20) UNIQUE, pick mood, profile jsonb
+  account varchar(20) UNIQUE, pick mood, profile jsonb, aliases text[], scores int2[]
 );
 INSERT INTO everything
 SELECT i, (ARRAY['F','M',NULL])[i % 3 + 1], (ARRAY['FR','US','DE'])[i % 3 + 1],
@@ -39,7 +39,8 @@ SELECT i, (ARRAY['F','M',NULL])[i % 3 + 1], (ARRAY['FR','US','DE'])[i % 3 + 1],
   i * 1.25, (i % 100)::int2, TIMESTAMPTZ '2023-06-01 08:30:00+00' + i * interval '37 minutes', DATE '2020-01-15' + i,
   DATE '1970-01-01' + i * 7, 'A biography of person ' || i || ' with several words in it.', 'REF-' || i || '-X',
   'ACC-' || lpad(i::text, 8, '0'), (ARRAY['sad','ok','happy'])[i % 3 + 1]::mood,
-  jsonb_build_object('email', 'p' || i || '@corp.example', 'tags', jsonb_build_array('a' || i, 'b' || i), 'ssn', '123', 'age', 30 + i % 40)
+  jsonb_build_object('email', 'p' || i || '@corp.example', 'tags', jsonb_build_array('a' || i, 'b' || i), 'ssn', '123', 'age', 30 + i % 40),
+  ARRAY['a' || i || '@corp.example', NULL, 'b \"' || i || '\"@corp.example'], ARRAY[i % 100, 7]::int2[]
 FROM generate_series(1, 2000) i;
 ";
 
@@ -133,6 +134,8 @@ tables:
           - { path: \"$.tags[*]\", transformer: hash, length: 16 }
           - { path: \"$.ssn\", delete: true }
           - { path: \"$.age\", set: 42 }
+      aliases: { transformer: array, element: email }
+      scores: { transformer: array, element: { transformer: random-int, min: 1, max: 5 } }
 ";
 
 #[test]
@@ -216,6 +219,8 @@ fn every_transformer_restores_into_its_column_type() {
         ("account", 99),
         ("pick", 60),
         ("profile", 100),
+        ("aliases", 100),
+        ("scores", 99),
     ];
     for (column, minimum) in expectations {
         let before = values(&source, column);
@@ -254,6 +259,11 @@ fn every_transformer_restores_into_its_column_type() {
     let broken_profiles = "SELECT count(*) FROM everything WHERE profile ? 'ssn' OR profile->>'age' <> '42' \
                            OR profile->>'email' LIKE '%corp.example' OR jsonb_array_length(profile->'tags') <> 2";
     assert_eq!(target.count(broken_profiles), 0);
+    // Array elements are transformed one by one; NULL elements and dimensions stay.
+    let broken_arrays =
+        "SELECT count(*) FROM everything WHERE array_length(aliases, 1) <> 3 OR aliases[2] IS NOT NULL \
+                         OR aliases[1] LIKE '%corp.example' OR NOT (scores <@ ARRAY[1,2,3,4,5]::int2[])";
+    assert_eq!(target.count(broken_arrays), 0);
     // birth-date keeps each person's age at the reference date.
     let ages = "SELECT date_part('year', age(DATE '2025-01-01', born))::int FROM everything ORDER BY id";
     assert_eq!(source.sql(ages), target.sql(ages));

@@ -2,6 +2,7 @@
 //! documentation for `decoy transformer list`, and a builder that validates options against the
 //! column once, so that `transform` only computes.
 
+mod array;
 mod company;
 mod datetime;
 mod finance;
@@ -86,6 +87,7 @@ pub(crate) const ENTRIES: &[Entry] = &[
     generic::KEEP,
     generic::TRANSIENT,
     template::TEMPLATE,
+    array::ARRAY,
 ];
 
 /// The names `build` accepts.
