@@ -38,6 +38,7 @@ pub async fn to_database(
         refuse_existing_tables(&client, manifest, url).await?;
     }
     postgres::run_script(&client, "creating the schema (schema/pre-data.sql)", &pre_data).await?;
+    let phase = std::time::Instant::now();
 
     let progress = Progress::new(
         "restoring",
@@ -61,11 +62,17 @@ pub async fn to_database(
         .try_collect()
         .await?;
     progress.finish();
+    tracing::info!(seconds = phase.elapsed().as_secs_f64(), "data loaded");
+    let phase = std::time::Instant::now();
 
     // Index builds and key constraints run in parallel; foreign keys and the rest follow in order.
     postgres::run_post_data(url, &post_data, workers)
         .await
         .context("creating indexes, constraints and foreign keys (schema/post-data.sql) failed")?;
+    tracing::info!(
+        seconds = phase.elapsed().as_secs_f64(),
+        "indexes, constraints and foreign keys created"
+    );
     postgres::set_sequences(&client, &manifest.schema.sequences).await?;
     Ok(Restored {
         tables: manifest.tables.len(),

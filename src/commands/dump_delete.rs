@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::dump::{self, Manifest};
 
 pub fn run(args: DeleteArgs) -> anyhow::Result<()> {
-    let config = Config::load(&args.config.config)?;
+    let config = Config::load_for_dumps(&args.config.config)?;
     let store = crate::datastore::open(&config.datastore)?;
     let mut dumps = store.list_dumps()?;
     dumps.sort_by(|a, b| b.name.cmp(&a.name)); // newest first

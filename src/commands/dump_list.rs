@@ -18,7 +18,7 @@ struct Row {
 }
 
 pub fn run(args: ListArgs) -> anyhow::Result<()> {
-    let config = Config::load(&args.config.config)?;
+    let config = Config::load_for_dumps(&args.config.config)?;
     let store = crate::datastore::open(&config.datastore)?;
     let mut rows = Vec::new();
     for entry in store.list_dumps()? {

@@ -11,7 +11,7 @@ use crate::datastore::Datastore;
 use crate::dump::{self, Manifest};
 
 pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
-    let config = Config::load(&args.config.config)?;
+    let config = Config::load_for_dumps(&args.config.config)?;
     let store: Arc<dyn Datastore> = Arc::from(crate::datastore::open(&config.datastore)?);
     let name = dump::resolve(store.as_ref(), &args.name)?;
     let manifest = Manifest::load(store.as_ref(), &name)?;

@@ -9,7 +9,7 @@ use crate::dump::{self, Manifest};
 
 /// Checks every file of a dump and reports every problem, not only the first.
 pub async fn run(args: VerifyArgs) -> anyhow::Result<()> {
-    let config = Config::load(&args.config.config)?;
+    let config = Config::load_for_dumps(&args.config.config)?;
     let store: Arc<dyn Datastore> = Arc::from(crate::datastore::open(&config.datastore)?);
     let name = dump::resolve(store.as_ref(), &args.name)?;
     let manifest = Manifest::load(store.as_ref(), &name)?;

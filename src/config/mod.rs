@@ -111,17 +111,44 @@ fn default_compression_level() -> i32 {
 }
 
 impl Config {
+    /// The config for commands that read the source (create, plan, validate): every `${VAR}` must
+    /// be set.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        Self::parse(&Self::read(path)?, path, |name| std::env::var(name).ok())
+    }
+
+    /// The config for commands that only read dumps (list, restore, verify, delete): they need no
+    /// source and no salt, so a developer restoring the nightly dump needs neither the production
+    /// password nor the salt in the environment. `source` and `salt` are left out when they name
+    /// an unset variable.
+    pub fn load_for_dumps(path: &Path) -> Result<Config, ConfigError> {
+        Self::parse_lenient(
+            &Self::read(path)?,
+            path,
+            |name| std::env::var(name).ok(),
+            &["source", "salt"],
+        )
+    }
+
+    fn read(path: &Path) -> Result<String, ConfigError> {
+        std::fs::read_to_string(path).map_err(|e| {
             ConfigError::new(format!(
                 "cannot read config file {}: {e}; pass one with -c FILE (see config.example.yaml)",
                 path.display()
             ))
-        })?;
-        Self::parse(&text, path, |name| std::env::var(name).ok())
+        })
     }
 
     pub fn parse(text: &str, path: &Path, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        Self::parse_lenient(text, path, env, &[])
+    }
+
+    fn parse_lenient(
+        text: &str,
+        path: &Path,
+        env: impl Fn(&str) -> Option<String>,
+        optional: &[&str],
+    ) -> Result<Config, ConfigError> {
         let file = path.display().to_string();
         let mut value: serde_norway::Value =
             serde_norway::from_str(text).map_err(|e| ConfigError::new(format!("{file}: invalid YAML: {e}")))?;
@@ -129,6 +156,17 @@ impl Config {
             return Err(ConfigError::new(format!(
                 "{file} is empty; see config.example.yaml for a start"
             )));
+        }
+        if let serde_norway::Value::Mapping(map) = &mut value {
+            for key in optional {
+                let mut path_so_far = vec![key.to_string()];
+                let unresolved = map
+                    .get_mut(*key)
+                    .is_some_and(|v| expand_all(v, &mut path_so_far, &env).is_err());
+                if unresolved {
+                    map.remove(*key);
+                }
+            }
         }
         let mut path_so_far = Vec::new();
         expand_all(&mut value, &mut path_so_far, &env).map_err(|(key, message)| {
@@ -377,6 +415,20 @@ mod tests {
             err.contains("NOPE") && err.contains("source.url") && err.contains("line 2"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn dump_readers_do_not_need_the_source_password_or_the_salt() {
+        let text =
+            "source:\n  url: postgres://u:${PGPASSWORD}@h/db\ndatastore:\n  local: { path: \"${DUMPS:-./d}\" }\n\
+                    salt: ${DECOY_SALT}\n";
+        let config = Config::parse_lenient(text, Path::new("c.yaml"), |_| None, &["source", "salt"]).unwrap();
+        assert!(config.source.is_none() && config.salt.is_none());
+        assert_eq!(config.datastore.local.unwrap().path, Path::new("./d"));
+        assert!(Config::parse(text, Path::new("c.yaml"), |_| None)
+            .unwrap_err()
+            .to_string()
+            .contains("PGPASSWORD"));
     }
 
     #[test]

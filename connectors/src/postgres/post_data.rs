@@ -1,11 +1,10 @@
 //! Building indexes and constraints after the data, several at once.
 //!
 //! pg_dump's plain output marks every object with a `-- Name: ...; Type: ...;` header. Index builds
-//! and primary-key/unique constraints are the slow part of a restore and touch one table each, so
-//! they run in parallel; foreign keys (which lock two tables, so two at once could deadlock),
-//! partition index attachments, triggers and everything else run afterwards in dump order.
-
-use futures_util::{StreamExt, TryStreamExt};
+//! and primary-key/unique constraints touch one table each, so they run in parallel. Foreign keys
+//! come next, also in parallel, but never two at once that share a table: adding one locks both its
+//! tables, and two that overlap could deadlock. Partition index attachments, triggers and
+//! everything else run last in dump order.
 
 use super::connect::{connect, PgUrl};
 use super::restore::run_script;
@@ -49,6 +48,10 @@ fn parallel_safe(kind: &str) -> bool {
     matches!(kind, "INDEX" | "CONSTRAINT")
 }
 
+/// Memory for each index build: sorting in memory instead of in temporary files is what makes
+/// index builds fast, and a restore target is a test database with nothing else to serve.
+const INDEX_BUILD_MEMORY: &str = "256MB";
+
 /// Runs the post-data script with up to `workers` connections.
 pub async fn run_post_data(url: &PgUrl, script: &str, workers: usize) -> Result<(), ConnectorError> {
     let (preamble, entries) = split(script);
@@ -56,32 +59,37 @@ pub async fn run_post_data(url: &PgUrl, script: &str, workers: usize) -> Result<
     let mut clients = Vec::new();
     for _ in 0..workers.clamp(1, parallel.len().max(1)) {
         let client = connect(url).await?;
-        run_script(&client, "preparing a connection for index builds", &preamble).await?;
+        let setup = format!("{preamble}\nSET maintenance_work_mem = '{INDEX_BUILD_MEMORY}';");
+        run_script(&client, "preparing a connection for index builds", &setup).await?;
         clients.push(client);
     }
-    let queues: Vec<Vec<&Entry>> = {
-        // Largest-first is unknown here; round-robin keeps every connection busy.
-        let mut queues = vec![Vec::new(); clients.len()];
-        for (i, entry) in parallel.iter().enumerate() {
-            queues[i % clients.len()].push(entry);
+    // One shared queue: a connection that finishes a small index takes the next one, so two large
+    // builds never wait behind each other on the same connection.
+    let queue = std::sync::Mutex::new(parallel.iter().collect::<std::collections::VecDeque<&Entry>>());
+    let next = || queue.lock().expect("post-data queue").pop_front();
+    futures_util::future::try_join_all(clients.iter().map(|client| async move {
+        while let Some(entry) = next() {
+            run_script(
+                client,
+                &format!("creating {} {}", entry.kind.to_lowercase(), entry.name),
+                &entry.sql,
+            )
+            .await?;
         }
-        queues
-    };
-    futures_util::stream::iter(clients.iter().zip(queues))
-        .map(|(client, queue)| async move {
-            for entry in queue {
-                run_script(
-                    client,
-                    &format!("creating {} {}", entry.kind.to_lowercase(), entry.name),
-                    &entry.sql,
-                )
-                .await?;
-            }
-            Ok::<_, ConnectorError>(())
-        })
-        .buffer_unordered(workers.max(1))
-        .try_collect::<Vec<_>>()
-        .await?;
+        Ok::<_, ConnectorError>(())
+    }))
+    .await?;
+    let (foreign_keys, sequential): (Vec<(Entry, Vec<String>)>, Vec<Entry>) =
+        sequential
+            .into_iter()
+            .fold((Vec::new(), Vec::new()), |(mut fks, mut rest), entry| {
+                match (entry.kind == "FK CONSTRAINT").then(|| fk_tables(&entry.sql)).flatten() {
+                    Some(tables) => fks.push((entry, tables)),
+                    None => rest.push(entry),
+                }
+                (fks, rest)
+            });
+    run_without_shared_tables(&clients, foreign_keys).await?;
     let client = &clients[0];
     for entry in &sequential {
         run_script(
@@ -91,6 +99,93 @@ pub async fn run_post_data(url: &PgUrl, script: &str, workers: usize) -> Result<
         )
         .await?;
     }
+    Ok(())
+}
+
+/// The two tables a foreign key's `ALTER TABLE ONLY child ADD CONSTRAINT ... REFERENCES parent(...)`
+/// locks, as written (quoted where pg_dump quotes).
+fn fk_tables(sql: &str) -> Option<Vec<String>> {
+    let child = qualified_name(&sql[sql.find("ALTER TABLE ONLY ")? + "ALTER TABLE ONLY ".len()..])?;
+    let parent = qualified_name(&sql[sql.find(" REFERENCES ")? + " REFERENCES ".len()..])?;
+    Some(vec![child, parent])
+}
+
+/// A possibly quoted `schema.table` at the start of `text`, up to whitespace or `(` outside quotes.
+fn qualified_name(text: &str) -> Option<String> {
+    let mut name = String::new();
+    let mut quoted = false;
+    for c in text.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            c if !quoted && (c.is_whitespace() || c == '(') => break,
+            _ => {}
+        }
+        name.push(c);
+    }
+    (!name.is_empty()).then_some(name)
+}
+
+/// Runs entries on all connections at once, never two that share a table.
+async fn run_without_shared_tables(
+    clients: &[tokio_postgres::Client],
+    entries: Vec<(Entry, Vec<String>)>,
+) -> Result<(), ConnectorError> {
+    struct State<'a> {
+        pending: std::collections::VecDeque<&'a (Entry, Vec<String>)>,
+        busy: std::collections::HashSet<&'a str>,
+    }
+    let state = std::sync::Mutex::new(State {
+        pending: entries.iter().collect(),
+        busy: Default::default(),
+    });
+    let changed = tokio::sync::Notify::new();
+    futures_util::future::try_join_all(clients.iter().map(|client| {
+        let (state, changed) = (&state, &changed);
+        async move {
+            loop {
+                let (next, wait) = {
+                    let mut s = state.lock().expect("foreign key queue");
+                    if s.pending.is_empty() {
+                        return Ok::<_, ConnectorError>(());
+                    }
+                    let free = s
+                        .pending
+                        .iter()
+                        .position(|(_, tables)| tables.iter().all(|t| !s.busy.contains(t.as_str())));
+                    // Created while the queue is locked, so a release between here and the await
+                    // still wakes this worker.
+                    let wait = changed.notified();
+                    match free {
+                        Some(i) => {
+                            let next = s.pending.remove(i).expect("position is in range");
+                            for t in &next.1 {
+                                s.busy.insert(t.as_str());
+                            }
+                            (Some(next), None)
+                        }
+                        None => (None, Some(wait)),
+                    }
+                };
+                match (next, wait) {
+                    (Some((entry, tables)), _) => {
+                        let result =
+                            run_script(client, &format!("creating foreign key {}", entry.name), &entry.sql).await;
+                        {
+                            let mut s = state.lock().expect("foreign key queue");
+                            for t in tables {
+                                s.busy.remove(t.as_str());
+                            }
+                        }
+                        changed.notify_waiters();
+                        result?;
+                    }
+                    (None, Some(wait)) => wait.await,
+                    (None, None) => unreachable!("either work or a wait"),
+                }
+            }
+        }
+    }))
+    .await?;
     Ok(())
 }
 
@@ -112,6 +207,9 @@ mod tests {
         assert!(entries[0].sql.contains("PRIMARY KEY") && !entries[0].sql.contains("FOREIGN"));
         assert_eq!(entries[1].kind, "FK CONSTRAINT");
         assert!(parallel_safe("INDEX") && !parallel_safe("FK CONSTRAINT") && !parallel_safe("INDEX ATTACH"));
+        assert_eq!(fk_tables(&entries[1].sql).unwrap(), ["public.u", "public.t"]);
+        let quoted = "ALTER TABLE ONLY \"My S\".\"Child T\"\n    ADD CONSTRAINT c FOREIGN KEY (a) REFERENCES \"My S\".\"P\"(id);";
+        assert_eq!(fk_tables(quoted).unwrap(), ["\"My S\".\"Child T\"", "\"My S\".\"P\""]);
         // Nothing is lost: the pieces put back together are the script.
         let joined: String = entries.iter().map(|e| e.sql.as_str()).collect();
         assert_eq!(format!("{preamble}{joined}"), script);
