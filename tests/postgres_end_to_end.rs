@@ -404,3 +404,32 @@ fn a_damaged_manifest_is_listed_as_damaged_without_hiding_other_dumps() {
     assert!(err.contains("later") && err.contains("damaged"), "{err}");
     ws.ok(&["dump", "verify", "good"]);
 }
+
+#[test]
+fn restoring_needs_neither_the_source_password_nor_the_salt() {
+    let source = sample_db("0.1");
+    let target = TestDb::create("no_secrets");
+    let ws = Workspace::new();
+    ws.config(
+        &source.url(),
+        "tables:\n  public.users:\n    columns:\n      email: email\n",
+    );
+    ws.ok(&["dump", "create"]);
+    // The developer's copy of the config: secrets come from variables only the CronJob has.
+    let config = format!(
+        "source:\n  url: postgres://app:${{PROD_DB_PASSWORD_UNSET}}@prod.internal/app\ndatastore:\n  local:\n    path: {}\n\
+         salt: ${{DECOY_SALT_UNSET_HERE}}\ntables:\n  public.users:\n    columns:\n      email: email\n",
+        ws.dumps().display()
+    );
+    std::fs::write(ws.path().join("decoy.yaml"), config).unwrap();
+    assert_eq!(ws.list().len(), 1);
+    ws.ok(&["dump", "verify"]);
+    ws.ok(&["dump", "restore", "--to", &target.url()]);
+    assert_eq!(
+        source.count("SELECT count(*) FROM public.users"),
+        target.count("SELECT count(*) FROM public.users")
+    );
+    // Creating a dump still needs them, and says which.
+    let err = ws.fails(&["dump", "create"], 2);
+    assert!(err.contains("PROD_DB_PASSWORD_UNSET"), "{err}");
+}
