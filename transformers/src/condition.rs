@@ -133,17 +133,18 @@ fn compare(value: &str, op: Op, literal: &Literal) -> bool {
     }
 }
 
-/// SQL LIKE: `%` any run, `_` one character.
-fn like(value: &str, pattern: &str) -> bool {
-    let v: Vec<char> = value.chars().collect();
+/// Wildcard matching with a backtracking scan: `many` matches any run of characters, `one` any
+/// single character. SQL LIKE uses `%` and `_`; decoy's table globs use `*` and `?`.
+pub fn wildcard_match(text: &str, pattern: &str, many: char, one: char) -> bool {
+    let v: Vec<char> = text.chars().collect();
     let p: Vec<char> = pattern.chars().collect();
     let (mut vi, mut pi) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while vi < v.len() {
-        if pi < p.len() && (p[pi] == '_' || p[pi] == v[vi]) {
+        if pi < p.len() && p[pi] != many && (p[pi] == one || p[pi] == v[vi]) {
             vi += 1;
             pi += 1;
-        } else if pi < p.len() && p[pi] == '%' {
+        } else if pi < p.len() && p[pi] == many {
             star = Some((pi, vi));
             pi += 1;
         } else if let Some((sp, sv)) = star {
@@ -154,7 +155,11 @@ fn like(value: &str, pattern: &str) -> bool {
             return false;
         }
     }
-    p[pi..].iter().all(|&c| c == '%')
+    p[pi..].iter().all(|&c| c == many)
+}
+
+fn like(value: &str, pattern: &str) -> bool {
+    wildcard_match(value, pattern, '%', '_')
 }
 
 fn eval(expr: &Expr, row: &dyn Row) -> bool {

@@ -15,7 +15,7 @@ mod value;
 pub mod catalogue;
 
 pub use column::{ColumnKind, ColumnSpec};
-pub use condition::{Cases, Condition};
+pub use condition::{wildcard_match, Cases, Condition};
 pub use engine::{Engine, Mode};
 pub use error::{BuildError, TransformError};
 pub use registry::{build, catalogue_info, OptionInfo, TransformerInfo};

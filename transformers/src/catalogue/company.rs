@@ -26,49 +26,6 @@ struct Firms {
 
 const COMPANY_LOCALES: &str = "en, fr, de, es, pt_br, it, ja";
 
-const ES_SURNAMES: &[&str] = &[
-    "García",
-    "Rodríguez",
-    "González",
-    "Fernández",
-    "López",
-    "Martínez",
-    "Sánchez",
-    "Pérez",
-    "Gómez",
-    "Martín",
-    "Jiménez",
-    "Ruiz",
-    "Hernández",
-    "Díaz",
-    "Moreno",
-    "Muñoz",
-    "Álvarez",
-    "Romero",
-    "Alonso",
-    "Gutiérrez",
-    "Navarro",
-    "Torres",
-    "Domínguez",
-    "Vázquez",
-    "Ramos",
-    "Gil",
-    "Ramírez",
-    "Serrano",
-    "Blanco",
-    "Molina",
-    "Morales",
-    "Suárez",
-    "Ortega",
-    "Delgado",
-    "Castro",
-    "Ortiz",
-    "Rubio",
-    "Marín",
-    "Sanz",
-    "Iglesias",
-];
-
 fn firms(code: &str) -> Option<Firms> {
     use locales::{DE_DE, EN, FR_FR, IT_IT, JA_JP, PT_BR};
     Some(match code.to_ascii_lowercase().replace('-', "_").as_str() {
@@ -91,7 +48,7 @@ fn firms(code: &str) -> Option<Firms> {
             japanese: false,
         },
         "es" | "es_es" => Firms {
-            names: ES_SURNAMES,
+            names: super::gendered_names::ES_LAST,
             suffixes: &["S.A.", "S.L.", "y Asociados", "Hermanos", "S.L.U.", "Grupo"],
             and: "y",
             japanese: false,

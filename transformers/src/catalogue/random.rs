@@ -10,6 +10,7 @@ use rand::rngs::SmallRng;
 use rand::RngExt as _;
 use serde::{Deserialize, Serialize};
 
+use super::datetime::civil_from_days;
 use super::{kind_name, text_of, transform_error, truncate, Built, Ctx, Entry};
 use crate::engine::DomainHasher;
 use crate::fpe::Feistel;
@@ -365,19 +366,6 @@ fn parse_date(s: &str) -> Option<(i64, u32, u32)> {
     }
     let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<u32>().ok();
     Some((num(0..4)? as i64, num(5..7)?, num(8..10)?))
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 /// 1950-01-01 ..= 2029-12-31, as days since the epoch.
