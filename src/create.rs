@@ -30,14 +30,7 @@ const BATCHES_IN_FLIGHT: usize = 4;
 pub async fn run(config: &Config, name: Option<String>) -> anyhow::Result<Manifest> {
     let started = Instant::now();
     let created_at = Utc::now();
-    let source = config.source.as_ref().ok_or_else(|| {
-        config.error_at(
-            &["source"],
-            "`source.url` is needed to create a dump (postgres://user@host/db)".into(),
-        )
-    })?;
-    connectors::url::engine_of(&source.url).map_err(|e| config.error_at(&["source", "url"], e.to_string()))?;
-    let url = PgUrl::parse(&source.url).map_err(|e| config.error_at(&["source", "url"], e.to_string()))?;
+    let url = plan::source_url(config, "create a dump")?;
 
     let store: Arc<dyn Datastore> = Arc::from(crate::datastore::open(&config.datastore)?);
     let name = name.unwrap_or_else(|| dump::new_dump_name(created_at));
@@ -49,9 +42,7 @@ pub async fn run(config: &Config, name: Option<String>) -> anyhow::Result<Manife
         )));
     }
 
-    let snapshot = Snapshot::export(&url).await?;
-    let schema = postgres::introspect(snapshot.client()).await?;
-    let plan = plan::build(config, &schema)?;
+    let (snapshot, plan) = plan::snapshot_and_plan(config, &url).await?;
     tracing::info!(
         dump = %name,
         snapshot = snapshot.id(),

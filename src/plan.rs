@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use connectors::postgres::{PgUrl, Snapshot};
 use connectors::{QualifiedName, Schema, Table};
 use transformers::{Cases, ColumnSpec, Condition, Engine, Mode, Transformer};
 
@@ -54,6 +55,26 @@ struct KeyTargets<'a> {
     key: &'a str,
     rule: &'a TableRule,
     tables: Vec<usize>,
+}
+
+/// The source URL from the config, checked: `what` says which command needs it.
+pub fn source_url(config: &Config, what: &str) -> Result<PgUrl, ConfigError> {
+    let source = config.source.as_ref().ok_or_else(|| {
+        config.error_at(
+            &["source"],
+            format!("`source.url` is needed to {what} (postgres://user@host/db)"),
+        )
+    })?;
+    connectors::url::engine_of(&source.url).map_err(|e| config.error_at(&["source", "url"], e.to_string()))?;
+    PgUrl::parse(&source.url).map_err(|e| config.error_at(&["source", "url"], e.to_string()))
+}
+
+/// Exports a snapshot of the source, reads its schema inside it, and builds the plan.
+pub async fn snapshot_and_plan(config: &Config, url: &PgUrl) -> anyhow::Result<(Snapshot, Plan)> {
+    let snapshot = Snapshot::export(url).await?;
+    let schema = connectors::postgres::introspect(snapshot.client()).await?;
+    let plan = build(config, &schema)?;
+    Ok((snapshot, plan))
 }
 
 pub fn build(config: &Config, schema: &Schema) -> Result<Plan, ConfigError> {

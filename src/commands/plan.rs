@@ -1,4 +1,4 @@
-use connectors::postgres::{self, copy_text, PgUrl, Snapshot};
+use connectors::postgres::{copy_text, Snapshot};
 use transformers::ColumnKind;
 
 use crate::cli::PlanArgs;
@@ -12,14 +12,8 @@ const PII_SAMPLE_ROWS: usize = 200;
 /// about kept columns that look like personal data.
 pub async fn run(args: PlanArgs) -> anyhow::Result<()> {
     let config = Config::load(&args.config.config)?;
-    let source = config
-        .source
-        .as_ref()
-        .ok_or_else(|| config.error_at(&["source"], "`source.url` is needed to plan a dump".into()))?;
-    let url = PgUrl::parse(&source.url).map_err(|e| config.error_at(&["source", "url"], e.to_string()))?;
-    let snapshot = Snapshot::export(&url).await?;
-    let schema = postgres::introspect(snapshot.client()).await?;
-    let plan = crate::plan::build(&config, &schema)?;
+    let url = crate::plan::source_url(&config, "plan a dump")?;
+    let (snapshot, plan) = crate::plan::snapshot_and_plan(&config, &url).await?;
     println!("source {url} (PostgreSQL {})", snapshot.server_version());
     let mut flagged = Vec::new();
     for table in &plan.tables {

@@ -1,6 +1,6 @@
 use std::collections::BTreeMap;
 
-use connectors::postgres::{self, copy_text, PgUrl, Snapshot};
+use connectors::postgres::copy_text;
 
 use crate::cli::ValidateArgs;
 use crate::config::Config;
@@ -11,14 +11,8 @@ use crate::glob;
 /// allowed (your terminal, not a shared CI log).
 pub async fn run(args: ValidateArgs) -> anyhow::Result<()> {
     let config = Config::load(&args.config.config)?;
-    let source = config
-        .source
-        .as_ref()
-        .ok_or_else(|| config.error_at(&["source"], "`source.url` is needed to validate rules".into()))?;
-    let url = PgUrl::parse(&source.url).map_err(|e| config.error_at(&["source", "url"], e.to_string()))?;
-    let snapshot = Snapshot::export(&url).await?;
-    let schema = postgres::introspect(snapshot.client()).await?;
-    let plan = crate::plan::build(&config, &schema)?;
+    let url = crate::plan::source_url(&config, "validate rules")?;
+    let (snapshot, plan) = crate::plan::snapshot_and_plan(&config, &url).await?;
     let mut shown = 0;
     for table in plan
         .tables
