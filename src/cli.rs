@@ -96,7 +96,7 @@ pub struct RestoreArgs {
     #[arg(default_value = "latest")]
     pub name: String,
     /// Target database URL (postgres://...). It must be empty unless --clean is given.
-    #[arg(long, env = "DECOY_RESTORE_URL")]
+    #[arg(long, env = "DECOY_RESTORE_URL", hide_env_values = true)]
     pub to: Option<String>,
     /// Write a plain SQL script that psql loads, to FILE or `-` for stdout.
     #[arg(long)]

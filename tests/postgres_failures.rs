@@ -172,3 +172,17 @@ fn a_datastore_that_cannot_be_written_fails_without_a_complete_dump() {
     let err = ws.fails(&["dump", "create"], 1);
     assert!(err.contains("datastore") && err.contains("dumps"), "{err}");
 }
+
+#[test]
+fn help_never_shows_a_password_from_the_environment() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_decoy"))
+        .args(["dump", "restore", "--help"])
+        .env("DECOY_RESTORE_URL", "postgres://app:hunter2@db/app")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("DECOY_RESTORE_URL") && !help.contains("hunter2"),
+        "{help}"
+    );
+}
