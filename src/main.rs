@@ -46,10 +46,12 @@ fn main() {
     cleanup::remove_partial_dumps();
     if let Err(err) = result {
         // One report: a JSON log line for log pipelines, plain text for people.
+        // Masks any password a message may quote (a config value, a server's reply).
+        let message = connectors::url::redact_text(&format!("{err:#}"));
         if json_logs {
-            tracing::error!(exit_code = error::exit_code(&err), "{err:#}");
+            tracing::error!(exit_code = error::exit_code(&err), "{message}");
         } else {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {message}");
         }
         std::process::exit(error::exit_code(&err));
     }

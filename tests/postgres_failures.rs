@@ -186,3 +186,18 @@ fn help_never_shows_a_password_from_the_environment() {
         "{help}"
     );
 }
+
+#[test]
+fn a_config_mistake_that_quotes_a_url_does_not_print_its_password() {
+    let ws = Workspace::new();
+    std::fs::write(
+        ws.path().join("decoy.yaml"),
+        "source: postgres://app:topsecret@127.0.0.1/app\ndatastore:\n  local: { path: dumps }\n",
+    )
+    .unwrap();
+    let err = ws.fails(&["dump", "create"], 2);
+    assert!(
+        err.contains("`source`") && err.contains("app:***@127.0.0.1") && !err.contains("topsecret"),
+        "{err}"
+    );
+}

@@ -26,6 +26,53 @@ pub fn redact(url: &str) -> String {
     ))
 }
 
+/// Masks the password of every `scheme://user:password@` found anywhere in `text` (an error message
+/// that quotes a config value, say). Used as a last safety net before anything is printed.
+pub fn redact_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(pos) = rest.find("://") {
+        let authority_start = pos + 3;
+        out.push_str(&rest[..authority_start]);
+        let tail = &rest[authority_start..];
+        let end = tail
+            .find(|c: char| c.is_whitespace() || matches!(c, '/' | '"' | '\'' | '`' | '?'))
+            .unwrap_or(tail.len());
+        let authority = &tail[..end];
+        match (authority.rfind('@'), authority.find(':')) {
+            (Some(at), Some(colon)) if colon < at => {
+                out.push_str(&authority[..colon]);
+                out.push_str(":***");
+                out.push_str(&authority[at..]);
+            }
+            _ => out.push_str(authority),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    redact_password_params(&out)
+}
+
+/// `password=...` in a query string or connection string, anywhere in `text`.
+fn redact_password_params(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(pos) = rest.to_ascii_lowercase().find("password=") {
+        let value_start = pos + "password=".len();
+        out.push_str(&rest[..value_start]);
+        let tail = &rest[value_start..];
+        let end = tail
+            .find(|c: char| c.is_whitespace() || matches!(c, '&' | '"' | '\'' | '`'))
+            .unwrap_or(tail.len());
+        if end > 0 {
+            out.push_str("***");
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// `?password=...` is accepted by libpq-style URLs too.
 fn redact_query(url: &str) -> String {
     let Some(q) = url.find('?') else {
@@ -78,6 +125,22 @@ mod tests {
             "postgres://db/app?user=a&password=***"
         );
         assert_eq!(redact("not a url"), "not a url");
+    }
+
+    #[test]
+    fn passwords_are_masked_anywhere_in_a_message() {
+        let message = "invalid type: string \"postgres://app:s3cr3t@db:5432/app\", expected struct; also \
+                       mysql://root:pw@h/x and host=db password=hunter2 user=x";
+        let clean = redact_text(message);
+        assert!(
+            !clean.contains("s3cr3t") && !clean.contains(":pw@") && !clean.contains("hunter2"),
+            "{clean}"
+        );
+        assert!(
+            clean.contains("postgres://app:***@db:5432/app") && clean.contains("password=*** user=x"),
+            "{clean}"
+        );
+        assert_eq!(redact_text("no urls here: a:b@c"), "no urls here: a:b@c");
     }
 
     #[test]
