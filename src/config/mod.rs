@@ -183,7 +183,13 @@ impl Config {
                 })
                 .collect();
             let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-            ConfigError::at(&file, text, &keys, e.inner().to_string())
+            // serde quotes the offending value; for a secret that would print it.
+            let message = if keys.first() == Some(&"salt") {
+                "must be a text value (quote it, e.g. salt: \"${DECOY_SALT}\")".to_string()
+            } else {
+                e.inner().to_string()
+            };
+            ConfigError::at(&file, text, &keys, message)
         })?;
         if config.salt.is_none() {
             config.salt = env("DECOY_SALT").filter(|s| !s.is_empty());
@@ -429,6 +435,15 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("PGPASSWORD"));
+    }
+
+    #[test]
+    fn a_malformed_salt_is_not_echoed() {
+        // A bare number is not a string: serde would quote it in its message.
+        let err = parse("datastore:\n  local: { path: x }\nsalt: 9876543210\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`salt`") && !err.contains("9876543210"), "{err}");
     }
 
     #[test]
