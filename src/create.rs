@@ -324,14 +324,10 @@ fn write_chunks(
         let writer = current.as_mut().expect("a chunk is open");
         writer
             .write_rows(data, rows)
-            .with_context(|| format!("writing a chunk of table {table} failed"))?;
+            .with_context(|| format!("writing chunk {} of dump {dump} failed", writer.path()))?;
         if writer.raw_bytes() >= chunk_size {
             let finished = current.take().expect("a chunk is open");
-            chunks.push(
-                finished
-                    .finish()
-                    .with_context(|| format!("finishing a chunk of table {table} failed"))?,
-            );
+            chunks.push(finished.finish()?);
         }
         carry.extend_from_slice(&batch[last_newline + 1..]);
     }
@@ -342,11 +338,7 @@ fn write_chunks(
         bail!("the server's COPY data for table {table} ended in the middle of a row");
     }
     if let Some(writer) = current {
-        chunks.push(
-            writer
-                .finish()
-                .with_context(|| format!("finishing a chunk of table {table} failed"))?,
-        );
+        chunks.push(writer.finish()?);
     }
     Ok(chunks)
 }

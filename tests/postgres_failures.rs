@@ -201,3 +201,42 @@ fn a_config_mistake_that_quotes_a_url_does_not_print_its_password() {
         "{err}"
     );
 }
+
+#[test]
+fn a_full_disk_fails_the_dump_and_leaves_nothing_that_looks_complete() {
+    use std::os::unix::process::CommandExt;
+    let db = TestDb::create("full");
+    db.sql(
+        "CREATE TABLE big (id int PRIMARY KEY, payload text);\
+         INSERT INTO big SELECT i, md5(i::text) || md5((i * 7)::text) FROM generate_series(1, 300000) i;",
+    );
+    let ws = Workspace::new();
+    ws.config(&db.url(), "dump:\n  chunk_size: 1MiB\n");
+    // No file of this process may grow past 256 KiB: the first large chunk hits "disk full" (EFBIG
+    // takes the same path as ENOSPC: a failed write).
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_decoy"));
+    command
+        .args(["dump", "create", "--name", "nospace", "-c"])
+        .arg(ws.path().join("decoy.yaml"));
+    unsafe {
+        command.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 256 * 1024,
+                rlim_max: 256 * 1024,
+            };
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = command.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("public.big") && stderr.contains("File too large"),
+        "{stderr}"
+    );
+    assert!(ws.list().is_empty(), "the partial dump is removed: {:?}", ws.list());
+}

@@ -62,19 +62,31 @@ impl ChunkWriter {
         Ok(())
     }
 
+    /// The chunk's path inside its dump, for messages.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
     pub fn raw_bytes(&self) -> u64 {
         self.raw_bytes
     }
 
-    pub fn finish(self) -> io::Result<ChunkManifest> {
-        let hashing = self.encoder.finish()?;
-        let sha256 = hex::encode(hashing.hasher.finalize());
-        let stored_bytes = hashing.bytes;
-        hashing.inner.commit()?;
+    /// Ends the zstd frame, commits the object and returns its manifest entry.
+    pub fn finish(self) -> anyhow::Result<ChunkManifest> {
+        let path = self.path;
+        let (rows, raw_bytes) = (self.rows, self.raw_bytes);
+        let finished = (|| -> io::Result<(String, u64)> {
+            let hashing = self.encoder.finish()?;
+            let sha256 = hex::encode(hashing.hasher.finalize());
+            let stored_bytes = hashing.bytes;
+            hashing.inner.commit()?;
+            Ok((sha256, stored_bytes))
+        })();
+        let (sha256, stored_bytes) = finished.map_err(|e| anyhow::anyhow!("finishing chunk {path} failed: {e}"))?;
         Ok(ChunkManifest {
-            path: self.path,
-            rows: self.rows,
-            raw_bytes: self.raw_bytes,
+            path,
+            rows,
+            raw_bytes,
             stored_bytes,
             sha256,
         })
