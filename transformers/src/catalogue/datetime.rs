@@ -172,11 +172,14 @@ fn is_infinity(s: &str) -> bool {
     matches!(s, "infinity" | "-infinity")
 }
 
+/// The value is described, never quoted: it comes from the source and may be personal data.
 fn bad_input(name: &str, input: &str) -> TransformError {
-    let shown: String = input.chars().take(40).collect();
     transform_error(
         name,
-        format!("expected a date (YYYY-MM-DD) or timestamp (YYYY-MM-DD HH:MM:SS[.f][zone]), got `{shown}`"),
+        format!(
+            "expected a date (YYYY-MM-DD) or timestamp (YYYY-MM-DD HH:MM:SS[.f][zone]), got {}",
+            super::describe_input(input)
+        ),
     )
 }
 

@@ -215,6 +215,26 @@ pub(crate) fn transform_error(name: &str, message: impl Into<String>) -> Transfo
     }
 }
 
+/// How an unusable input looks, without quoting it (source values may be personal data): its
+/// length and the kinds of characters in it.
+pub(crate) fn describe_input(input: &str) -> String {
+    let chars = input.chars().count();
+    let mut kinds = Vec::new();
+    if input.chars().any(|c| c.is_ascii_digit()) {
+        kinds.push("digits");
+    }
+    if input.chars().any(char::is_alphabetic) {
+        kinds.push("letters");
+    }
+    if input.chars().any(|c| !c.is_alphanumeric()) {
+        kinds.push("other characters");
+    }
+    match chars {
+        0 => "an empty value".to_string(),
+        _ => format!("a value of {chars} characters ({})", kinds.join(", ")),
+    }
+}
+
 /// Maps 32 random bits onto `[0, n)` without division (Lemire), for picking from word lists.
 pub(crate) fn pick<T: Copy>(list: &[T], bits: u32) -> T {
     list[((bits as u64 * list.len() as u64) >> 32) as usize]

@@ -268,7 +268,7 @@ impl Transformer for Ip {
         let x = self.family.parse(addr);
         if x.is_none() && (self.unique || self.keep > 0) {
             let what = if self.family == Family::V4 { "IPv4" } else { "IPv6" };
-            return Err(self.error(format!("`{input}` is not an {what} address")));
+            return Err(self.error(format!("{} is not an {what} address", super::describe_input(&input))));
         }
         let m = match suffix {
             Some(n) if self.cidr && x.is_some() => n,
@@ -286,7 +286,8 @@ impl Transformer for Ip {
         if let Some(max) = self.max_chars {
             if s.len() > max {
                 return Err(self.error(format!(
-                    "the fake `{s}` for `{input}` does not fit the column's {max} characters"
+                    "the fake address ({} characters) does not fit the column's {max} characters",
+                    s.len()
                 )));
             }
         }
@@ -441,7 +442,10 @@ impl Transformer for Mac {
         let input = text_of(&value);
         let Some((x, digits, upper)) = parse_mac(&input) else {
             if self.unique || self.keep_oui {
-                return Err(transform_error("mac", format!("`{input}` is not a MAC address")));
+                return Err(transform_error(
+                    "mac",
+                    format!("{} is not a MAC address", super::describe_input(&input)),
+                ));
             }
             // Not a MAC: a locally administered unicast one in the usual notation.
             let r = (widen(self.keys.seed(input.as_bytes())) as u64 & 0xfcff_ffff_ffff) | 0x0200_0000_0000;

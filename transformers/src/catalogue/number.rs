@@ -198,9 +198,12 @@ impl Transformer for Noise {
     }
 }
 
+/// The value is described, never quoted: it comes from the source and may be personal data.
 fn bad_input(name: &str, expected: &str, input: &str) -> TransformError {
-    let shown: String = input.chars().take(40).collect();
-    transform_error(name, format!("expected {expected}, got `{shown}`"))
+    transform_error(
+        name,
+        format!("expected {expected}, got {}", super::describe_input(input)),
+    )
 }
 
 /// `-12.345` → (-12345, 3). `None` for anything but plain decimal notation within 38 digits.

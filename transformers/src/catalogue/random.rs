@@ -217,9 +217,12 @@ impl Transformer for Random {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// The value is described, never quoted: it comes from the source and may be personal data.
 fn bad_input(expected: &str, input: &str) -> TransformError {
-    let shown: String = input.chars().take(40).collect();
-    transform_error("random", format!("expected {expected}, got `{shown}`"))
+    transform_error(
+        "random",
+        format!("expected {expected}, got {}", super::describe_input(input)),
+    )
 }
 
 /// A different integer with the same sign and number of digits, inside the column's range.
@@ -461,6 +464,29 @@ mod tests {
         }
         assert!(t.transform(Value::text("99999")).is_err());
         assert!(matches!(t.transform(Value::Int(5)).unwrap(), Value::Int(_)));
+    }
+
+    #[test]
+    fn errors_describe_a_bad_value_without_quoting_it() {
+        let t = build_on(
+            "random",
+            json!(null),
+            &column(ColumnKind::Int {
+                bits: 32,
+                unsigned: false,
+            }),
+        )
+        .unwrap();
+        let err = t.transform(Value::text("jane@secret.example")).unwrap_err().to_string();
+        assert!(!err.contains("secret") && err.contains("19 characters"), "{err}");
+        let mac = build_on(
+            "mac",
+            json!({"unique": true}),
+            &column(ColumnKind::Other("macaddr".into())),
+        )
+        .unwrap();
+        let err = mac.transform(Value::text("not-a-mac-jane")).unwrap_err().to_string();
+        assert!(!err.contains("jane"), "{err}");
     }
 
     #[test]
