@@ -157,22 +157,31 @@ impl Config {
                 "{file} is empty; see config.example.yaml for a start"
             )));
         }
-        if let serde_norway::Value::Mapping(map) = &mut value {
-            for key in optional {
-                let mut path_so_far = vec![key.to_string()];
-                let unresolved = map
-                    .get_mut(*key)
-                    .is_some_and(|v| expand_all(v, &mut path_so_far, &env).is_err());
-                if unresolved {
-                    map.remove(*key);
-                }
-            }
-        }
-        let mut path_so_far = Vec::new();
-        expand_all(&mut value, &mut path_so_far, &env).map_err(|(key, message)| {
+        // One expansion per value: an expanded value may itself contain `$` (a password), so it is
+        // never expanded again. A top-level key listed in `optional` is dropped when it names an
+        // unset variable instead of failing the whole config.
+        let fail = |(key, message): (Vec<String>, String)| {
             let keys: Vec<&str> = key.iter().map(String::as_str).collect();
             ConfigError::at(&file, text, &keys, message)
-        })?;
+        };
+        match &mut value {
+            serde_norway::Value::Mapping(map) => {
+                let mut unresolved = Vec::new();
+                for (key, item) in map.iter_mut() {
+                    let name = key.as_str().map(str::to_string).unwrap_or_else(|| format!("{key:?}"));
+                    if let Err(e) = expand_all(item, &mut vec![name.clone()], &env) {
+                        if !optional.contains(&name.as_str()) {
+                            return Err(fail(e));
+                        }
+                        unresolved.push(key.clone());
+                    }
+                }
+                for key in unresolved {
+                    map.remove(&key);
+                }
+            }
+            other => expand_all(other, &mut Vec::new(), &env).map_err(fail)?,
+        }
         let mut config: Config = serde_path_to_error::deserialize(value).map_err(|e| {
             let keys: Vec<String> = e
                 .path()
@@ -430,6 +439,10 @@ mod tests {
                     salt: ${DECOY_SALT}\n";
         let config = Config::parse_lenient(text, Path::new("c.yaml"), |_| None, &["source", "salt"]).unwrap();
         assert!(config.source.is_none() && config.salt.is_none());
+        // Each value is expanded once: a `$` coming from the environment stays as it is.
+        let env = |name: &str| (name == "PGPASSWORD").then(|| "a$$b${X}".to_string());
+        let config = Config::parse_lenient(text, Path::new("c.yaml"), env, &["source", "salt"]).unwrap();
+        assert_eq!(config.source.unwrap().url, "postgres://u:a$$b${X}@h/db");
         assert_eq!(config.datastore.local.unwrap().path, Path::new("./d"));
         assert!(Config::parse(text, Path::new("c.yaml"), |_| None)
             .unwrap_err()
