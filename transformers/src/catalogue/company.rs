@@ -110,14 +110,10 @@ fn jobs(code: &str) -> Option<Jobs> {
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct WordOptions {
-    #[serde(default = "default_locale")]
+    #[serde(default = "super::default_locale")]
     locale: String,
     #[serde(default)]
     unique: bool,
-}
-
-fn default_locale() -> String {
-    "en".into()
 }
 
 enum Kind {

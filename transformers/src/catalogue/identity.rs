@@ -324,14 +324,10 @@ impl Nat {
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct SsnOptions {
-    #[serde(default = "default_locale")]
+    #[serde(default = "super::default_locale")]
     locale: String,
     #[serde(default)]
     unique: bool,
-}
-
-fn default_locale() -> String {
-    "en".into()
 }
 
 struct Ssn {

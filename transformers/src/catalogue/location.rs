@@ -681,14 +681,10 @@ struct Place {
     max_chars: Option<usize>,
 }
 
-fn default_locale() -> String {
-    "en".into()
-}
-
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct PlaceOptions {
-    #[serde(default = "default_locale")]
+    #[serde(default = "super::default_locale")]
     locale: String,
     #[serde(default)]
     unique: bool,
@@ -697,7 +693,7 @@ struct PlaceOptions {
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct PostcodeOptions {
-    #[serde(default = "default_locale")]
+    #[serde(default = "super::default_locale")]
     locale: String,
     #[serde(default)]
     keep_format: bool,
@@ -708,7 +704,7 @@ struct PostcodeOptions {
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct StateOptions {
-    #[serde(default = "default_locale")]
+    #[serde(default = "super::default_locale")]
     locale: String,
     #[serde(default)]
     abbr: bool,
@@ -719,7 +715,7 @@ struct StateOptions {
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct CountryOptions {
-    #[serde(default = "default_locale")]
+    #[serde(default = "super::default_locale")]
     locale: String,
     #[serde(default)]
     code: bool,

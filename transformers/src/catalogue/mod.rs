@@ -215,6 +215,11 @@ pub(crate) fn transform_error(name: &str, message: impl Into<String>) -> Transfo
     }
 }
 
+/// The locale of every locale-aware transformer unless its rule says otherwise.
+pub(crate) fn default_locale() -> String {
+    "en".into()
+}
+
 /// How an unusable input looks, without quoting it (source values may be personal data): its
 /// length and the kinds of characters in it.
 pub(crate) fn describe_input(input: &str) -> String {

@@ -105,7 +105,7 @@ const DEFAULT_MALE: &[&str] = &["M", "m", "male", "Male", "MALE", "man"];
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct NameOptions {
-    #[serde(default = "default_locale")]
+    #[serde(default = "super::default_locale")]
     locale: String,
     // Skipped when absent so that rules without them keep their keyed domain (and outputs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -116,10 +116,6 @@ struct NameOptions {
     male: Option<Vec<String>>,
     #[serde(default)]
     unique: bool,
-}
-
-fn default_locale() -> String {
-    "en".into()
 }
 
 #[derive(Clone, Copy)]
@@ -270,7 +266,7 @@ impl Transformer for Name {
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct TitleOptions {
-    #[serde(default = "default_locale")]
+    #[serde(default = "super::default_locale")]
     locale: String,
     #[serde(default)]
     unique: bool,
