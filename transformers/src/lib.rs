@@ -24,6 +24,19 @@ pub use value::Value;
 #[cfg(test)]
 mod row_tests;
 
+/// Check digits, shared with decoy's detection of personal data in kept columns.
+pub mod checksum {
+    /// True when the last of these digits (each 0-9) is the Luhn check digit of the others.
+    pub fn luhn_valid(digits: &[u8]) -> bool {
+        crate::catalogue::finance::luhn_valid(digits)
+    }
+
+    /// True when a compact IBAN (no spaces) has valid ISO 13616 mod-97 check digits.
+    pub fn iban_valid(compact: &[u8]) -> bool {
+        crate::catalogue::finance::iban_mod97(compact) == 1
+    }
+}
+
 /// A transformer turns one value of a column into its fake counterpart.
 ///
 /// Implementations are built once per column by [`build`] and then called for every row, from many

@@ -5,7 +5,7 @@
 mod array;
 mod company;
 mod datetime;
-mod finance;
+pub(crate) mod finance;
 mod gendered_names;
 mod generic;
 mod identity;
