@@ -52,54 +52,43 @@ fn parallel_safe(kind: &str) -> bool {
 /// index builds fast, and a restore target is a test database with nothing else to serve.
 const INDEX_BUILD_MEMORY: &str = "256MB";
 
-/// Runs the post-data script with up to `workers` connections.
+/// Runs the post-data script with up to `workers` connections, in three phases: index builds and
+/// key constraints (one table each) all at once; foreign keys at once when they share no table;
+/// everything else in dump order.
 pub async fn run_post_data(url: &PgUrl, script: &str, workers: usize) -> Result<(), ConnectorError> {
     let (preamble, entries) = split(script);
-    let (parallel, sequential): (Vec<Entry>, Vec<Entry>) = entries.into_iter().partition(|e| parallel_safe(&e.kind));
+    let (mut indexes, mut foreign_keys, mut rest) = (Vec::new(), Vec::new(), Vec::new());
+    for entry in entries {
+        if parallel_safe(&entry.kind) {
+            indexes.push((entry, Vec::new()));
+        } else if let Some(tables) = (entry.kind == "FK CONSTRAINT").then(|| fk_tables(&entry.sql)).flatten() {
+            foreign_keys.push((entry, tables));
+        } else {
+            rest.push(entry);
+        }
+    }
     let mut clients = Vec::new();
-    for _ in 0..workers.clamp(1, parallel.len().max(1)) {
+    for _ in 0..workers.clamp(1, indexes.len().max(foreign_keys.len()).max(1)) {
         let client = connect(url).await?;
         let setup = format!("{preamble}\nSET maintenance_work_mem = '{INDEX_BUILD_MEMORY}';");
         run_script(&client, "preparing a connection for index builds", &setup).await?;
         clients.push(client);
     }
-    // One shared queue: a connection that finishes a small index takes the next one, so two large
-    // builds never wait behind each other on the same connection.
-    let queue = std::sync::Mutex::new(parallel.iter().collect::<std::collections::VecDeque<&Entry>>());
-    let next = || queue.lock().expect("post-data queue").pop_front();
-    futures_util::future::try_join_all(clients.iter().map(|client| async move {
-        while let Some(entry) = next() {
-            run_script(
-                client,
-                &format!("creating {} {}", entry.kind.to_lowercase(), entry.name),
-                &entry.sql,
-            )
-            .await?;
-        }
-        Ok::<_, ConnectorError>(())
-    }))
-    .await?;
-    let (foreign_keys, sequential): (Vec<(Entry, Vec<String>)>, Vec<Entry>) =
-        sequential
-            .into_iter()
-            .fold((Vec::new(), Vec::new()), |(mut fks, mut rest), entry| {
-                match (entry.kind == "FK CONSTRAINT").then(|| fk_tables(&entry.sql)).flatten() {
-                    Some(tables) => fks.push((entry, tables)),
-                    None => rest.push(entry),
-                }
-                (fks, rest)
-            });
+    run_without_shared_tables(&clients, indexes).await?;
     run_without_shared_tables(&clients, foreign_keys).await?;
-    let client = &clients[0];
-    for entry in &sequential {
-        run_script(
-            client,
-            &format!("creating {} {}", entry.kind.to_lowercase(), entry.name),
-            &entry.sql,
-        )
-        .await?;
+    for entry in &rest {
+        run_entry(&clients[0], entry).await?;
     }
     Ok(())
+}
+
+async fn run_entry(client: &tokio_postgres::Client, entry: &Entry) -> Result<(), ConnectorError> {
+    run_script(
+        client,
+        &format!("creating {} {}", entry.kind.to_lowercase(), entry.name),
+        &entry.sql,
+    )
+    .await
 }
 
 /// The two tables a foreign key's `ALTER TABLE ONLY child ADD CONSTRAINT ... REFERENCES parent(...)`
@@ -125,7 +114,8 @@ fn qualified_name(text: &str) -> Option<String> {
     (!name.is_empty()).then_some(name)
 }
 
-/// Runs entries on all connections at once, never two that share a table.
+/// Runs entries on all connections at once, never two that share a table. A connection that
+/// finishes takes the next free entry, so two large builds never queue behind each other.
 async fn run_without_shared_tables(
     clients: &[tokio_postgres::Client],
     entries: Vec<(Entry, Vec<String>)>,
@@ -168,8 +158,7 @@ async fn run_without_shared_tables(
                 };
                 match (next, wait) {
                     (Some((entry, tables)), _) => {
-                        let result =
-                            run_script(client, &format!("creating foreign key {}", entry.name), &entry.sql).await;
+                        let result = run_entry(client, entry).await;
                         {
                             let mut s = state.lock().expect("foreign key queue");
                             for t in tables {
