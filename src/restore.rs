@@ -12,7 +12,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use tokio::sync::mpsc;
 
 use crate::datastore::Datastore;
-use crate::dump::{self, FileManifest, Manifest, TableManifest};
+use crate::dump::{self, Manifest, TableManifest};
 use crate::progress::Progress;
 
 /// What a restore did, for the final summary.
@@ -29,10 +29,10 @@ pub async fn to_database(
     workers: usize,
 ) -> anyhow::Result<Restored> {
     let client = postgres::connect(url).await?;
-    let pre_data = read_script(store.as_ref(), manifest, &manifest.schema.pre_data)?;
-    let post_data = read_script(store.as_ref(), manifest, &manifest.schema.post_data)?;
+    let pre_data = manifest.read_script(store.as_ref(), &manifest.schema.pre_data)?;
+    let post_data = manifest.read_script(store.as_ref(), &manifest.schema.post_data)?;
     if clean {
-        let script = read_script(store.as_ref(), manifest, &manifest.schema.clean)?;
+        let script = manifest.read_script(store.as_ref(), &manifest.schema.clean)?;
         postgres::run_script(&client, "dropping what the dump contains (--clean)", &script).await?;
     } else {
         refuse_existing_tables(&client, manifest, url).await?;
@@ -144,19 +144,6 @@ async fn load_table(store: Arc<dyn Datastore>, dump: &str, table: &TableManifest
     Ok(rows)
 }
 
-fn read_script(store: &dyn Datastore, manifest: &Manifest, file: &FileManifest) -> anyhow::Result<String> {
-    use sha2::Digest;
-    let key = format!("{}/{}", manifest.name, file.path);
-    let bytes = store
-        .read_all(&key)
-        .with_context(|| format!("cannot read {key} from {}", store.describe()))?;
-    let digest = hex::encode(sha2::Sha256::digest(&bytes));
-    if digest != file.sha256 {
-        bail!("{key} is corrupted: its checksum does not match the manifest");
-    }
-    String::from_utf8(bytes).with_context(|| format!("{key} is not UTF-8"))
-}
-
 /// Writes a plain SQL script that `psql -f` loads: schema, COPY blocks, constraints, sequences.
 pub fn to_script(store: &dyn Datastore, manifest: &Manifest, clean: bool, out: &mut dyn Write) -> anyhow::Result<()> {
     writeln!(
@@ -168,9 +155,9 @@ pub fn to_script(store: &dyn Datastore, manifest: &Manifest, clean: bool, out: &
         manifest.created_at.to_rfc3339()
     )?;
     if clean {
-        out.write_all(read_script(store, manifest, &manifest.schema.clean)?.as_bytes())?;
+        out.write_all(manifest.read_script(store, &manifest.schema.clean)?.as_bytes())?;
     }
-    out.write_all(read_script(store, manifest, &manifest.schema.pre_data)?.as_bytes())?;
+    out.write_all(manifest.read_script(store, &manifest.schema.pre_data)?.as_bytes())?;
     for table in manifest.tables.iter().filter(|t| !t.chunks.is_empty()) {
         let columns: Vec<String> = table.copied_columns.iter().map(|c| quote_ident(c)).collect();
         writeln!(
@@ -187,7 +174,7 @@ pub fn to_script(store: &dyn Datastore, manifest: &Manifest, clean: bool, out: &
         writeln!(out, "\\.")?;
     }
     out.write_all(b"\n")?;
-    out.write_all(read_script(store, manifest, &manifest.schema.post_data)?.as_bytes())?;
+    out.write_all(manifest.read_script(store, &manifest.schema.post_data)?.as_bytes())?;
     for seq in &manifest.schema.sequences {
         let name = quote_qualified(&connectors::QualifiedName::new(&seq.schema, &seq.name));
         let name = name.replace('\'', "''");

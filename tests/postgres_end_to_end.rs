@@ -321,6 +321,16 @@ fn a_corrupted_chunk_fails_restore_and_verify_by_name() {
     );
     // Nothing of the damaged table was loaded.
     assert_eq!(target.count("SELECT count(*) FROM public.orders"), 0);
+    // A schema script is checked the same way.
+    let script = ws.dumps().join("broken/schema/post-data.sql");
+    let mut text = std::fs::read_to_string(&script).unwrap();
+    text.push_str("DROP TABLE public.users;\n");
+    std::fs::write(&script, text).unwrap();
+    let err = ws.fails(&["dump", "verify", "broken"], 1);
+    assert!(
+        err.contains("broken/schema/post-data.sql is corrupted") && err.contains("2 problem(s)"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -1,7 +1,5 @@
 use std::sync::Arc;
 
-use sha2::Digest;
-
 use crate::cli::VerifyArgs;
 use crate::config::Config;
 use crate::datastore::Datastore;
@@ -32,11 +30,8 @@ fn verify(store: &dyn Datastore, manifest: &Manifest) -> (Vec<String>, usize, u6
         &manifest.schema.post_data,
         &manifest.schema.clean,
     ] {
-        let key = format!("{}/{}", manifest.name, file.path);
-        match store.read_all(&key) {
-            Ok(bytes) if hex::encode(sha2::Sha256::digest(&bytes)) == file.sha256 => {}
-            Ok(_) => problems.push(format!("{key} is corrupted: its checksum does not match the manifest")),
-            Err(e) => problems.push(format!("{key} cannot be read: {e}")),
+        if let Err(e) = manifest.read_script(store, file) {
+            problems.push(e.to_string());
         }
     }
     let (mut chunks, mut rows) = (0, 0);

@@ -128,6 +128,19 @@ impl Manifest {
         Manifest::parse(&bytes, name)
     }
 
+    /// Reads one of the dump's schema scripts and checks it against its checksum.
+    pub fn read_script(&self, store: &dyn crate::datastore::Datastore, file: &FileManifest) -> anyhow::Result<String> {
+        use sha2::Digest;
+        let key = format!("{}/{}", self.name, file.path);
+        let bytes = store
+            .read_all(&key)
+            .map_err(|e| anyhow::anyhow!("cannot read {key} from {}: {e}", store.describe()))?;
+        if hex::encode(sha2::Sha256::digest(&bytes)) != file.sha256 {
+            anyhow::bail!("{key} is corrupted: its checksum does not match the manifest");
+        }
+        String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{key} is not UTF-8"))
+    }
+
     pub fn table_name(table: &TableManifest) -> connectors::QualifiedName {
         connectors::QualifiedName::new(&table.schema, &table.name)
     }
