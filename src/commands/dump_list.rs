@@ -22,6 +22,7 @@ pub fn run(args: ListArgs) -> anyhow::Result<()> {
     let store = crate::datastore::open(&config.datastore)?;
     let mut rows = Vec::new();
     for entry in store.list_dumps()? {
+        let usage = store.dump_usage(&entry.name)?;
         // One unreadable manifest must not hide every other dump: it is listed as damaged.
         let mut damaged = false;
         let manifest = if entry.complete {
@@ -38,7 +39,7 @@ pub fn run(args: ListArgs) -> anyhow::Result<()> {
             created_at: manifest
                 .as_ref()
                 .map(|m| m.created_at)
-                .or(entry.modified.map(DateTime::<Utc>::from)),
+                .or(usage.modified.map(DateTime::<Utc>::from)),
             status: match (entry.complete, damaged) {
                 (_, true) => "damaged",
                 (true, false) => "complete",
@@ -53,7 +54,7 @@ pub fn run(args: ListArgs) -> anyhow::Result<()> {
             }),
             tables: manifest.as_ref().map(|m| m.totals.tables),
             rows: manifest.as_ref().map(|m| m.totals.rows),
-            bytes: entry.stored_bytes,
+            bytes: usage.stored_bytes,
             name: entry.name,
         });
     }

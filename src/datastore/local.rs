@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use super::{Datastore, DumpEntry, ObjectWriter};
+use super::{Datastore, DumpEntry, DumpUsage, ObjectWriter};
 
 pub struct LocalDatastore {
     root: PathBuf,
@@ -112,15 +112,17 @@ impl Datastore for LocalDatastore {
             let Some(name) = entry.file_name().to_str().map(str::to_string) else {
                 continue;
             };
-            let (stored_bytes, modified) = folder_size(&entry.path())?;
             dumps.push(DumpEntry {
                 complete: entry.path().join(crate::dump::MANIFEST).is_file(),
                 name,
-                stored_bytes,
-                modified,
             });
         }
         Ok(dumps)
+    }
+
+    fn dump_usage(&self, name: &str) -> std::io::Result<DumpUsage> {
+        let (stored_bytes, modified) = folder_size(&self.path(name)?)?;
+        Ok(DumpUsage { stored_bytes, modified })
     }
 
     fn delete_dump(&self, name: &str) -> std::io::Result<()> {

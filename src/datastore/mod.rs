@@ -18,8 +18,13 @@ pub struct DumpEntry {
     pub name: String,
     /// The manifest is written last: without it the dump is incomplete and never restored.
     pub complete: bool,
+}
+
+/// What a dump occupies, for `dump list` (reading it visits every object of the dump).
+#[derive(Debug, Clone)]
+pub struct DumpUsage {
     pub stored_bytes: u64,
-    /// When the folder was last written (for incomplete dumps, which have no manifest to tell).
+    /// When the dump was last written (for incomplete dumps, which have no manifest to tell).
     pub modified: Option<std::time::SystemTime>,
 }
 
@@ -29,7 +34,9 @@ pub trait Datastore: Send + Sync {
     /// Starts writing an object; nothing is visible under `key` as complete until `commit`.
     fn create(&self, key: &str) -> std::io::Result<Box<dyn ObjectWriter>>;
     fn open(&self, key: &str) -> std::io::Result<Box<dyn Read + Send>>;
+    /// Every dump folder with its completeness: cheap, for resolving names and `latest`.
     fn list_dumps(&self) -> std::io::Result<Vec<DumpEntry>>;
+    fn dump_usage(&self, name: &str) -> std::io::Result<DumpUsage>;
     fn delete_dump(&self, name: &str) -> std::io::Result<()>;
 
     fn read_all(&self, key: &str) -> std::io::Result<Vec<u8>> {
