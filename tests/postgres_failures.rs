@@ -240,3 +240,22 @@ fn a_full_disk_fails_the_dump_and_leaves_nothing_that_looks_complete() {
     );
     assert!(ws.list().is_empty(), "the partial dump is removed: {:?}", ws.list());
 }
+
+#[test]
+fn a_missing_privilege_is_reported_with_the_servers_words() {
+    let db = small_db();
+    let role = format!("decoy_noseq_{}", std::process::id());
+    db.sql(&format!(
+        "CREATE SEQUENCE counter; CREATE ROLE {role} LOGIN; GRANT USAGE ON SCHEMA public TO {role}; \
+         GRANT SELECT ON users, notes TO {role};"
+    ));
+    let ws = Workspace::new();
+    ws.config(&format!("postgres://{role}@127.0.0.1:5432/{}", db.name), "");
+    let err = ws.fails(&["dump", "create"], 1);
+    db.sql(&format!("DROP OWNED BY {role}; DROP ROLE {role};"));
+    assert!(
+        err.contains("reading sequence public.counter: permission denied for sequence counter"),
+        "{err}"
+    );
+    assert!(!err.contains("db error"), "{err}");
+}

@@ -4,11 +4,13 @@
 pub enum ConnectorError {
     #[error("cannot connect to {target}: {reason}")]
     Connect { target: String, reason: String },
-    #[error("{context}: {source}")]
+    // tokio-postgres's own Display says only "db error"; the server's message is what helps.
+    // Not a `source`: the message already carries the server's words, and a source would repeat
+    // them when the chain is printed.
+    #[error("{context}: {}", describe_pg_error(error))]
     Query {
         context: String,
-        #[source]
-        source: tokio_postgres::Error,
+        error: tokio_postgres::Error,
     },
     #[error("{0}")]
     Tool(String),
@@ -25,7 +27,7 @@ pub enum ConnectorError {
 impl ConnectorError {
     pub fn query(context: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> Self {
         let context = context.into();
-        move |source| ConnectorError::Query { context, source }
+        move |error| ConnectorError::Query { context, error }
     }
 }
 
