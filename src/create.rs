@@ -20,6 +20,7 @@ use crate::dump::{
 };
 use crate::plan::{self, Plan, TablePlan};
 use crate::progress::Progress;
+use crate::subset::{RowFilter, Subset};
 
 /// Bytes read from the server are handed to the writer thread in batches of about this size: large
 /// enough to amortise the hand-over, small enough to keep memory flat (a few batches per table).
@@ -43,6 +44,7 @@ pub async fn run(config: &Config, name: Option<String>) -> anyhow::Result<Manife
     }
 
     let (snapshot, plan) = plan::snapshot_and_plan(config, &url).await?;
+    let subset = Subset::choose(config, &plan, &snapshot).await?;
     tracing::info!(
         dump = %name,
         snapshot = snapshot.id(),
@@ -58,6 +60,7 @@ pub async fn run(config: &Config, name: Option<String>) -> anyhow::Result<Manife
         &snapshot,
         &url,
         &plan,
+        subset.as_ref(),
         store.clone(),
         &name,
         created_at,
@@ -74,6 +77,7 @@ async fn write_dump(
     snapshot: &Snapshot,
     url: &PgUrl,
     plan: &Plan,
+    subset: Option<&Arc<Subset>>,
     store: Arc<dyn Datastore>,
     name: &str,
     created_at: chrono::DateTime<Utc>,
@@ -90,20 +94,23 @@ async fn write_dump(
     let sequences = snapshot.sequences(&schemas).await?;
 
     // Largest tables first, so the longest stream starts at once and the small ones fill the gaps.
-    let mut order: Vec<&TablePlan> = plan.tables.iter().collect();
-    order.sort_by_key(|t| std::cmp::Reverse(t.table.estimated_bytes));
-    let progress = Progress::new("dumping", order.iter().filter(|t| !t.skipped).count() as u64);
+    let mut order: Vec<(usize, &TablePlan)> = plan.tables.iter().enumerate().collect();
+    order.sort_by_key(|(_, t)| std::cmp::Reverse(t.table.estimated_bytes));
+    let progress = Progress::new("dumping", order.iter().filter(|(_, t)| !t.skipped).count() as u64);
     let settings = &config.dump;
     let tables = futures_util::stream::iter(order)
-        .map(|table| {
+        .map(|(index, table)| {
             let store = store.clone();
             let progress = progress.clone();
+            let copied: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
+            let filter = subset.map_or(RowFilter::All, |s| s.filter(index, &copied));
             async move {
-                let manifest = dump_table(
+                let (manifest, read) = dump_table(
                     snapshot,
                     store,
                     name,
                     table,
+                    filter,
                     settings.chunk_size,
                     settings.compression_level,
                 )
@@ -112,13 +119,19 @@ async fn write_dump(
                 if !manifest.skipped {
                     progress.table_done(&manifest.schema, &manifest.name, manifest.rows);
                 }
-                anyhow::Ok(manifest)
+                anyhow::Ok((index, manifest, read))
             }
         })
         .buffer_unordered(settings.workers)
         .try_collect::<Vec<_>>();
-    let (scripts, mut tables) = tokio::try_join!(async { schema_scripts.await.map_err(anyhow::Error::from) }, tables)?;
+    let (scripts, mut dumped) = tokio::try_join!(async { schema_scripts.await.map_err(anyhow::Error::from) }, tables)?;
     progress.finish();
+    dumped.sort_by_key(|(index, _, _)| *index);
+    let subset = subset.map(|s| {
+        let counts: Vec<(u64, u64)> = dumped.iter().map(|(_, t, read)| (t.rows, *read)).collect();
+        s.manifest(&counts)
+    });
+    let mut tables: Vec<TableManifest> = dumped.into_iter().map(|(_, t, _)| t).collect();
     tables.sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
 
     let schema = SchemaManifest {
@@ -153,6 +166,7 @@ async fn write_dump(
         tables,
         encryption: None,
         totals,
+        subset,
     };
     let json = serde_json::to_vec_pretty(&manifest)?;
     store
@@ -178,9 +192,10 @@ async fn dump_table(
     store: Arc<dyn Datastore>,
     dump: &str,
     plan: &TablePlan,
+    filter: RowFilter,
     chunk_size: u64,
     level: i32,
-) -> anyhow::Result<TableManifest> {
+) -> anyhow::Result<(TableManifest, u64)> {
     let table = &plan.table;
     let mut manifest = TableManifest {
         schema: table.name.schema.clone(),
@@ -208,8 +223,8 @@ async fn dump_table(
             .collect(),
         chunks: Vec::new(),
     };
-    if plan.skipped {
-        return Ok(manifest);
+    if plan.skipped || matches!(filter, RowFilter::Nothing) {
+        return Ok((manifest, 0));
     }
     let worker = snapshot.worker().await?;
     let columns: Vec<&str> = plan.columns.iter().map(|c| c.name.as_str()).collect();
@@ -226,7 +241,7 @@ async fn dump_table(
         let dump = dump.to_string();
         let name = table.name.clone();
         tokio::task::spawn_blocking(move || {
-            write_chunks(rx, &rewriter, store.as_ref(), &dump, &name, chunk_size, level)
+            write_chunks(rx, &rewriter, &filter, store.as_ref(), &dump, &name, chunk_size, level)
         })
     };
 
@@ -258,25 +273,30 @@ async fn dump_table(
     if let Some(e) = read_error {
         return Err(e.into());
     }
-    manifest.chunks = written?;
+    let (chunks, read) = written?;
+    manifest.chunks = chunks;
     manifest.rows = manifest.chunks.iter().map(|c| c.rows).sum();
     manifest.raw_bytes = manifest.chunks.iter().map(|c| c.raw_bytes).sum();
     manifest.stored_bytes = manifest.chunks.iter().map(|c| c.stored_bytes).sum();
-    Ok(manifest)
+    Ok((manifest, read))
 }
 
-/// Runs on a blocking thread: splits batches into rows, rewrites transformed fields, and rolls over to
-/// a new chunk at a row boundary once the current one holds `chunk_size` bytes.
+/// Runs on a blocking thread: splits batches into rows, drops the rows a subset leaves out, rewrites
+/// transformed fields, and rolls over to a new chunk at a row boundary once the current one holds
+/// `chunk_size` bytes. Returns the chunks and the number of rows read from the source.
+#[allow(clippy::too_many_arguments)]
 fn write_chunks(
     mut rx: mpsc::Receiver<Bytes>,
     rewriter: &RowRewriter,
+    filter: &RowFilter,
     store: &dyn Datastore,
     dump: &str,
     table: &connectors::QualifiedName,
     chunk_size: u64,
     level: i32,
-) -> anyhow::Result<Vec<ChunkManifest>> {
+) -> anyhow::Result<(Vec<ChunkManifest>, u64)> {
     let mut chunks = Vec::new();
+    let mut read: u64 = 0;
     let mut current: Option<ChunkWriter> = None;
     let mut carry: Vec<u8> = Vec::new();
     let mut rewritten: Vec<u8> = Vec::with_capacity(BATCH_BYTES + BATCH_BYTES / 4);
@@ -299,19 +319,47 @@ fn write_chunks(
             joined = std::mem::take(&mut carry);
             &joined
         };
-        let rows = complete.iter().filter(|&&b| b == b'\n').count() as u64;
-        let data: &[u8] = if rewriter.is_passthrough() {
-            complete
-        } else {
-            rewritten.clear();
-            for line in complete[..complete.len() - 1].split(|&b| b == b'\n') {
-                row_number += 1;
-                rewriter
-                    .rewrite(line, &mut rewritten)
-                    .with_context(|| format!("table {table}, row {row_number}"))?;
+        let in_batch = complete.iter().filter(|&&b| b == b'\n').count() as u64;
+        read += in_batch;
+        let mut rows = in_batch;
+        let data: &[u8] = match filter {
+            RowFilter::All | RowFilter::Nothing if rewriter.is_passthrough() => complete,
+            RowFilter::Keys(keys) => {
+                rewritten.clear();
+                rows = 0;
+                let mut scratch = Vec::new();
+                for line in complete[..complete.len() - 1].split(|&b| b == b'\n') {
+                    row_number += 1;
+                    if !keys.keeps(line, &mut scratch) {
+                        continue;
+                    }
+                    rows += 1;
+                    if rewriter.is_passthrough() {
+                        rewritten.extend_from_slice(line);
+                        rewritten.push(b'\n');
+                    } else {
+                        rewriter
+                            .rewrite(line, &mut rewritten)
+                            .with_context(|| format!("table {table}, row {row_number}"))?;
+                    }
+                }
+                &rewritten
             }
-            &rewritten
+            _ => {
+                rewritten.clear();
+                for line in complete[..complete.len() - 1].split(|&b| b == b'\n') {
+                    row_number += 1;
+                    rewriter
+                        .rewrite(line, &mut rewritten)
+                        .with_context(|| format!("table {table}, row {row_number}"))?;
+                }
+                &rewritten
+            }
         };
+        if rows == 0 {
+            carry.extend_from_slice(&batch[last_newline + 1..]);
+            continue;
+        }
         if current.is_none() {
             let index = chunks.len();
             let key = dump::chunk_key(dump, table, index);
@@ -340,5 +388,5 @@ fn write_chunks(
     if let Some(writer) = current {
         chunks.push(writer.finish()?);
     }
-    Ok(chunks)
+    Ok((chunks, read))
 }

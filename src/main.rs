@@ -15,6 +15,7 @@ mod pii;
 mod plan;
 mod progress;
 mod restore;
+mod subset;
 mod units;
 
 use clap::Parser;

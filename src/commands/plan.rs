@@ -15,14 +15,25 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<()> {
     let url = crate::plan::source_url(&config, "plan a dump")?;
     let (snapshot, plan) = crate::plan::snapshot_and_plan(&config, &url).await?;
     println!("source {url} (PostgreSQL {})", snapshot.server_version());
+    let subset = crate::subset::Subset::choose(&config, &plan, &snapshot).await?;
+    if let Some(subset) = &subset {
+        println!("{}", subset.settings());
+    }
     let mut flagged = Vec::new();
-    for table in &plan.tables {
+    for (index, table) in plan.tables.iter().enumerate() {
         let action = if table.skipped {
             "skip (definition only)"
         } else {
             "dump"
         };
-        println!("{}  ~{} rows  {action}", table.table.name, table.table.estimated_rows);
+        match &subset {
+            Some(subset) => println!(
+                "{}  {action}  {}",
+                table.table.name,
+                subset.describe(index, table.table.estimated_rows)
+            ),
+            None => println!("{}  ~{} rows  {action}", table.table.name, table.table.estimated_rows),
+        }
         if table.skipped {
             continue;
         }

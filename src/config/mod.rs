@@ -4,6 +4,7 @@
 mod env;
 mod locate;
 mod rules;
+mod subset;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,6 +14,7 @@ use transformers::Mode;
 
 pub use locate::line_of;
 pub use rules::{ColumnRule, RuleSpec, TableRule};
+pub use subset::{Disconnected, SubsetConfig, VirtualForeignKey};
 
 use crate::error::ConfigError;
 
@@ -39,6 +41,9 @@ pub struct Config {
     pub rules: BTreeMap<String, RuleSpec>,
     #[serde(default)]
     pub dump: DumpSettings,
+    /// Keep only some rows, with every foreign key still resolving.
+    #[serde(default)]
+    pub subset: Option<SubsetConfig>,
     /// The config file's text and path, for locating keys in later errors.
     #[serde(skip)]
     pub origin: Origin,

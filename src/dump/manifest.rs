@@ -23,6 +23,35 @@ pub struct Manifest {
     /// Chunks are plain zstd: an encryption section is added by the release that adds encryption.
     pub encryption: Option<serde_json::Value>,
     pub totals: Totals,
+    /// Present when only a subset of the rows was dumped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subset: Option<SubsetManifest>,
+}
+
+/// The subset's configuration and, per table, how many rows it kept and why.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SubsetManifest {
+    pub config: serde_json::Value,
+    pub tables: Vec<SubsetTableManifest>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SubsetTableManifest {
+    /// `schema.table`.
+    pub table: String,
+    /// `subset`, `whole` or `empty`, and why for the last two.
+    pub mode: String,
+    pub kept: u64,
+    /// Rows in the source table.
+    pub total: u64,
+    pub pulled_in_by: Vec<ReasonCount>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReasonCount {
+    /// `root`, `child of <table>`, `parent of <table>` or `kept whole`.
+    pub reason: String,
+    pub rows: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

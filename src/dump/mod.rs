@@ -6,8 +6,8 @@ mod names;
 
 pub use chunk::{read_chunk, ChunkWriter};
 pub use manifest::{
-    ChunkManifest, ColumnManifest, FileManifest, Manifest, SchemaManifest, SourceManifest, TableManifest, Totals,
-    TransformedColumn, FORMAT_VERSION,
+    ChunkManifest, ColumnManifest, FileManifest, Manifest, ReasonCount, SchemaManifest, SourceManifest, SubsetManifest,
+    SubsetTableManifest, TableManifest, Totals, TransformedColumn, FORMAT_VERSION,
 };
 pub use names::{chunk_key, new_dump_name, resolve, validate_name};
 

@@ -4,6 +4,7 @@
 mod connect;
 pub mod copy_text;
 mod introspect;
+mod key_scan;
 mod pg_dump;
 mod post_data;
 mod restore;
@@ -12,6 +13,7 @@ mod tls;
 
 pub use connect::{connect, quote_ident, quote_qualified, PgUrl};
 pub use introspect::introspect;
+pub use key_scan::{KeyExpr, KeyQuery};
 pub use pg_dump::{dump_schema, SchemaFilter, SchemaScripts};
 pub use post_data::run_post_data;
 pub use restore::{copy_in, run_script, set_sequences};

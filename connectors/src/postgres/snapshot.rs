@@ -170,4 +170,24 @@ impl SnapshotWorker {
             ConnectorError::Tool(format!("reading table {table_name} failed: {}", describe_pg_error(&e)))
         }))
     }
+
+    /// Streams a key scan (see [`super::KeyQuery`]) in COPY text format.
+    pub async fn copy_keys(
+        &self,
+        query: &super::KeyQuery<'_>,
+    ) -> Result<impl Stream<Item = Result<Bytes, ConnectorError>>, ConnectorError> {
+        let table = query.table.to_string();
+        let stream = self.client.copy_out(&query.to_sql()).await.map_err(|e| {
+            ConnectorError::Tool(format!(
+                "cannot read the keys of table {table}: {}",
+                describe_pg_error(&e)
+            ))
+        })?;
+        Ok(stream.map_err(move |e| {
+            ConnectorError::Tool(format!(
+                "reading the keys of table {table} failed: {}",
+                describe_pg_error(&e)
+            ))
+        }))
+    }
 }
