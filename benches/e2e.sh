@@ -108,6 +108,16 @@ if ! grep -q "/$SRC_DB\$" "$CONFIG" || ! grep -q "path: $WORK/store\$" "$CONFIG"
     exit 1
 fi
 
+# The same config with a 10% subset: users at the root, their orders and addresses, the orders'
+# items and invoices (two levels of children), and every parent those need.
+SUBSET_CONFIG="$WORK/decoy-subset.yaml"
+cat "$CONFIG" - >"$SUBSET_CONFIG" <<'YAML'
+subset:
+  roots:
+    - { table: public.users, percent: 10 }
+  depth: 2
+YAML
+
 # One COPY per table in a single psql session: the rate at which rows can leave the server.
 COPY_SQL="$WORK/copy_all.sql"
 for t in "${TABLES[@]}"; do
@@ -150,6 +160,8 @@ recreate_db "$DECOY_DB"
 measure "decoy dump restore" "$DECOY" dump restore latest -c "$CONFIG" --to "$PG_URL/$DECOY_DB"
 recreate_db "$PGR_DB"
 measure "pg_restore -j $PG_RESTORE_JOBS" pg_restore -j "$PG_RESTORE_JOBS" --exit-on-error -d "$PGR_DB" "$WORK/pg_dump.custom"
+# After the restores, which take `latest`: this dump is newer.
+measure "decoy 10% subset" "$DECOY" dump create -c "$SUBSET_CONFIG" --name subset-10
 
 # ---------------------------------------------------------------- report
 
@@ -166,6 +178,7 @@ baseline_for() {
     case "$1" in
         "decoy dump create" | "COPY TO STDOUT (psql)") echo "pg_dump -Fc" ;;
         "decoy dump restore") echo "pg_restore -j $PG_RESTORE_JOBS" ;;
+        "decoy 10% subset") echo "decoy dump create" ;;
         *) echo "" ;;
     esac
 }
@@ -195,6 +208,8 @@ echo
 echo "vs baseline = seconds / baseline seconds (below 1.00x is faster than the baseline)."
 echo "RSS = peak resident memory of the client process tree (/usr/bin/time %M), not the server."
 echo "output size: decoy datastore $(mb "${STORE_BYTES:-0}") MB, pg_dump -Fc file $(mb "$PGDUMP_BYTES") MB"
+SUBSET_ROWS="$(grep -o '[0-9]* rows,' "$WORK/decoy 10% subset.log" | head -n 1 | cut -d' ' -f1 || true)"
+echo "10% subset: ${SUBSET_ROWS:-?} rows dumped (rows/s and MB/s above are over the whole source, which it reads)"
 echo "restored rows: decoy $DECOY_ROWS, pg_restore $PGR_ROWS (source $ROWS, of which $AUDIT_ROWS skipped by decoy)"
 if [ "$DECOY_ROWS" -ne $((ROWS - AUDIT_ROWS)) ] && [ "${STATUS["decoy dump restore"]}" = ok ]; then
     echo "WARNING: decoy restore row count differs from source minus skipped tables"
