@@ -8,6 +8,7 @@ use anyhow::{bail, Context};
 use bytes::{Bytes, BytesMut};
 use chrono::Utc;
 use connectors::postgres::{self, copy_text::RowRewriter, PgUrl, SchemaFilter, Snapshot};
+use connectors::ConnectorError;
 use futures_util::{StreamExt, TryStreamExt};
 use tokio::sync::mpsc;
 
@@ -27,6 +28,8 @@ use crate::subset::{RowFilter, Subset};
 const BATCH_BYTES: usize = 1 << 20;
 /// Batches in flight per table between the reader and the writer thread.
 const BATCHES_IN_FLIGHT: usize = 4;
+/// Kept keys per query when the server filters a subset table: about 2 MB of SQL text.
+const KEYS_PER_QUERY: usize = 1 << 18;
 
 pub async fn run(config: &Config, name: Option<String>) -> anyhow::Result<Manifest> {
     let started = Instant::now();
@@ -228,7 +231,6 @@ async fn dump_table(
     }
     let worker = snapshot.worker().await?;
     let columns: Vec<&str> = plan.columns.iter().map(|c| c.name.as_str()).collect();
-    let stream = worker.copy_out(&table.name, &columns).await?;
     let rewriter = RowRewriter::new(
         plan.columns
             .iter()
@@ -240,27 +242,44 @@ async fn dump_table(
     let writer = {
         let dump = dump.to_string();
         let name = table.name.clone();
+        let filter = filter.clone();
         tokio::task::spawn_blocking(move || {
             write_chunks(rx, &rewriter, &filter, store.as_ref(), &dump, &name, chunk_size, level)
         })
     };
 
-    let mut read_error = None;
     let mut batch = BytesMut::with_capacity(BATCH_BYTES);
-    futures_util::pin_mut!(stream);
-    while let Some(piece) = stream.next().await {
-        match piece {
-            Ok(piece) => batch.extend_from_slice(&piece),
-            Err(e) => {
-                read_error = Some(e);
-                break;
+    let server_keys = match &filter {
+        RowFilter::Keys(keys) => keys.server_keys(),
+        _ => None,
+    };
+    let read = match server_keys {
+        None => match worker.copy_out(&table.name, &columns).await {
+            Ok(stream) => forward(stream, &tx, &mut batch).await,
+            Err(e) => Err(e),
+        },
+        // One query per slice of the kept keys, so neither the statement nor the server's key
+        // table grows with the subset.
+        Some(mut keys) => loop {
+            let slice = keys.next_batch(KEYS_PER_QUERY);
+            if slice.is_empty() {
+                break Ok(true);
             }
-        }
-        if batch.len() >= BATCH_BYTES && tx.send(batch.split().freeze()).await.is_err() {
-            break; // the writer stopped: its error is reported below
-        }
-    }
-    if read_error.is_none() {
+            tracing::debug!(table = %table.name, keys = slice.len(), "reading kept rows by key");
+            let stream = match worker
+                .copy_out_with_keys(&table.name, &columns, keys.column, keys.type_name, &slice)
+                .await
+            {
+                Ok(stream) => stream,
+                Err(e) => break Err(e),
+            };
+            match forward(stream, &tx, &mut batch).await {
+                Ok(true) => continue,
+                other => break other,
+            }
+        },
+    };
+    if let Ok(true) = read {
         if !batch.is_empty() {
             let _ = tx.send(batch.freeze()).await;
         }
@@ -270,15 +289,30 @@ async fn dump_table(
     }
     drop(tx);
     let written = writer.await.context("the chunk writer thread panicked")?;
-    if let Some(e) = read_error {
-        return Err(e.into());
-    }
+    read?;
     let (chunks, read) = written?;
     manifest.chunks = chunks;
     manifest.rows = manifest.chunks.iter().map(|c| c.rows).sum();
     manifest.raw_bytes = manifest.chunks.iter().map(|c| c.raw_bytes).sum();
     manifest.stored_bytes = manifest.chunks.iter().map(|c| c.stored_bytes).sum();
     Ok((manifest, read))
+}
+
+/// Passes a COPY stream to the chunk writer in batches of about [`BATCH_BYTES`], keeping the
+/// unsent tail in `batch` for the next stream. `Ok(false)` when the writer stopped (its error is
+/// what the caller reports).
+async fn forward<S>(stream: S, tx: &mpsc::Sender<Bytes>, batch: &mut BytesMut) -> Result<bool, ConnectorError>
+where
+    S: futures_util::Stream<Item = Result<Bytes, ConnectorError>>,
+{
+    futures_util::pin_mut!(stream);
+    while let Some(piece) = stream.next().await {
+        batch.extend_from_slice(&piece?);
+        if batch.len() >= BATCH_BYTES && tx.send(batch.split().freeze()).await.is_err() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Runs on a blocking thread: splits batches into rows, drops the rows a subset leaves out, rewrites

@@ -1175,6 +1175,51 @@ fn a_small_memory_budget_spills_to_disk_and_changes_nothing() {
     assert_consistent(&source, &target, true, "tight memory budget");
 }
 
+#[test]
+fn a_large_small_share_is_read_by_key_in_several_queries_and_keeps_exactly_the_chosen_rows() {
+    // Over 262,144 kept keys (one query's worth), negative ones included, spilled to disk by a
+    // small budget: the dump asks the server for them in slices, merged from memory and disk.
+    let source = TestDb::create("subset_big");
+    source.sql(
+        "CREATE TABLE public.big (id bigint PRIMARY KEY, note text NOT NULL);
+         INSERT INTO public.big SELECT g * 3 - 900000, 'row ' || g FROM generate_series(1, 600000) g;",
+    );
+    let config = |percent: u32| {
+        format!("subset:\n  roots:\n    - {{ table: public.big, percent: {percent} }}\n  memory_budget: 64KiB\n")
+    };
+    // 45% is read by key; 90% is read whole and filtered by decoy. Both choose by the same hash.
+    let by_key_ws = Workspace::new();
+    by_key_ws.config(&source.url(), &config(45));
+    let log = by_key_ws.decoy(&["-vv", "dump", "create", "--name", "by-key"]);
+    assert!(log.status.success(), "{}", String::from_utf8_lossy(&log.stderr));
+    let queries = String::from_utf8_lossy(&log.stderr)
+        .matches("reading kept rows by key")
+        .count();
+    assert_eq!(queries, 2, "270,000 keys take two queries");
+    let by_key = restore(&by_key_ws, "by-key");
+    let filtered = restore(&dump(&source, &config(90), "filtered"), "filtered");
+    assert_eq!(count(&by_key, "public.big"), 270_000);
+    assert_eq!(count(&filtered, "public.big"), 540_000);
+    let entry = subset_entry(&manifest(&by_key_ws, "by-key"), "public.big").clone();
+    assert_eq!(
+        (entry["kept"].as_u64(), entry["total"].as_u64()),
+        (Some(270_000), Some(600_000))
+    );
+    let small: BTreeSet<String> = lines(&by_key, "SELECT id FROM public.big").into_iter().collect();
+    let large: BTreeSet<String> = lines(&filtered, "SELECT id FROM public.big").into_iter().collect();
+    assert_eq!(small.len(), 270_000, "no row twice");
+    let missing = small.difference(&large).count();
+    assert_eq!(missing, 0, "rows read by key that the 90% subset does not hold");
+    assert_eq!(
+        lines(
+            &by_key,
+            "SELECT count(*) FROM public.big WHERE note <> 'row ' || ((id + 900000) / 3)"
+        ),
+        vec!["0".to_string()],
+        "rows read by key come back whole"
+    );
+}
+
 /// Everything that could betray a write: relations, schemas (a temporary table leaves a pg_temp_N
 /// schema behind), functions, and a checksum of every table's rows.
 fn fingerprint(db: &TestDb) -> Vec<String> {

@@ -356,50 +356,58 @@ impl<'a> Planner<'a> {
         let conditions: Vec<String> = n.condition.iter().cloned().collect();
         let sampler = self.sampler;
         let Some(cap) = graph.max_children_per_row else {
-            self.scan(child, &conditions, None, None, |s, f| {
-                for &e in edges {
-                    let edge = &graph.edges[e];
-                    if let Some(value) = encode(edge.codec, f, &edge.child_fields) {
-                        if s.probes[e].contains(value) {
-                            s.add(child, f, Reason::ChildOf(edge.parent), level);
-                            break;
+            let rows = self
+                .scan(child, &conditions, None, None, |s, f| {
+                    for &e in edges {
+                        let edge = &graph.edges[e];
+                        if let Some(value) = encode(edge.codec, f, &edge.child_fields) {
+                            if s.probes[e].contains(value) {
+                                s.add(child, f, Reason::ChildOf(edge.parent), level);
+                                break;
+                            }
                         }
                     }
-                }
-                Ok(())
-            })
-            .await?;
+                    Ok(())
+                })
+                .await?;
+            if conditions.is_empty() {
+                self.totals[child] = Some(rows);
+            }
             return Ok(());
         };
         // Per parent row and foreign key, the `cap` candidates with the smallest sampling hash: a
         // max-heap that drops its largest when it grows past the cap.
         type Candidates = HashMap<(usize, u64), BinaryHeap<(u64, OwnedRow)>>;
         let mut candidates: Candidates = HashMap::new();
-        self.scan(child, &conditions, None, None, |s, f| {
-            let id = identity(n.identity_codec, f, &n.identity_fields);
-            if s.kept[child].contains(id) {
-                return Ok(());
-            }
-            let h = sampler.hash(id);
-            for &e in edges {
-                let edge = &graph.edges[e];
-                let Some(value) = encode(edge.codec, f, &edge.child_fields) else {
-                    continue;
-                };
-                if !s.probes[e].contains(value) {
-                    continue;
+        let rows = self
+            .scan(child, &conditions, None, None, |s, f| {
+                let id = identity(n.identity_codec, f, &n.identity_fields);
+                if s.kept[child].contains(id) {
+                    return Ok(());
                 }
-                let heap = candidates.entry((e, value)).or_default();
-                if heap.len() < cap as usize {
-                    heap.push((h, f.iter().map(|x| x.to_vec()).collect()));
-                } else if heap.peek().is_some_and(|(top, _)| h < *top) {
-                    heap.pop();
-                    heap.push((h, f.iter().map(|x| x.to_vec()).collect()));
+                let h = sampler.hash(id);
+                for &e in edges {
+                    let edge = &graph.edges[e];
+                    let Some(value) = encode(edge.codec, f, &edge.child_fields) else {
+                        continue;
+                    };
+                    if !s.probes[e].contains(value) {
+                        continue;
+                    }
+                    let heap = candidates.entry((e, value)).or_default();
+                    if heap.len() < cap as usize {
+                        heap.push((h, f.iter().map(|x| x.to_vec()).collect()));
+                    } else if heap.peek().is_some_and(|(top, _)| h < *top) {
+                        heap.pop();
+                        heap.push((h, f.iter().map(|x| x.to_vec()).collect()));
+                    }
                 }
-            }
-            Ok(())
-        })
-        .await?;
+                Ok(())
+            })
+            .await?;
+        if conditions.is_empty() {
+            self.totals[child] = Some(rows);
+        }
         let mut chosen: Vec<((usize, u64), u64, OwnedRow)> = candidates
             .into_iter()
             .flat_map(|(key, heap)| heap.into_iter().map(move |(h, f)| (key, h, f)))

@@ -37,6 +37,9 @@ pub struct Node {
     /// Columns that tell rows apart: the primary key, or every stored column.
     pub identity_columns: Vec<String>,
     pub identity_codec: Codec,
+    /// The SQL type of a primary key that is one signed integer column: the dump can then ask the
+    /// server for the kept rows by key instead of reading every row.
+    pub integer_key_type: Option<String>,
     /// `subset.tables.<t>.where`: rows must meet it to enter as a root or a child.
     pub condition: Option<String>,
     /// Fields of this table's key scans; edges and the identity point into it.
@@ -137,6 +140,11 @@ impl Graph {
                     stored.iter().map(|c| c.to_string()).collect()
                 };
                 let identity_codec = codec_of(table, &identity_columns);
+                // Only a primary key: its values are never NULL, so a key list misses no row.
+                let integer_key_type = match (pk_stored, identity_codec, identity_columns.as_slice()) {
+                    (true, Codec::Int { unsigned: false }, [only]) => table.column(only).map(|c| c.type_name.clone()),
+                    _ => None,
+                };
                 let mode = if plan.tables[i].skipped {
                     Mode::Empty("skipped by `tables`")
                 } else if exclude[i] {
@@ -151,6 +159,7 @@ impl Graph {
                     mode,
                     identity_columns: identity_columns.clone(),
                     identity_codec,
+                    integer_key_type,
                     condition: conditions[i].clone(),
                     fields: Vec::new(),
                     identity_fields: Vec::new(),

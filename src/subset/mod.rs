@@ -20,6 +20,9 @@ pub use closure::Reason;
 use graph::{Codec, Graph, Mode};
 use keyset::KeySet;
 
+/// The server filters a table by key when the subset keeps at most 1 row in this many.
+const SERVER_FILTER_MAX_SHARE: u64 = 2;
+
 pub struct Subset {
     config: SubsetConfig,
     graph: Graph,
@@ -55,10 +58,15 @@ impl Subset {
         match node.mode {
             Mode::Whole(_) => RowFilter::All,
             Mode::Empty(_) => RowFilter::Nothing,
+            // Nothing kept of a table whose size is known (the manifest still records it).
+            Mode::Subset if self.chosen.kept[index].is_empty() && self.chosen.totals[index].is_some() => {
+                RowFilter::Nothing
+            }
             Mode::Subset => RowFilter::Keys(KeyFilter {
                 subset: self.clone(),
                 node: index,
                 codec: node.identity_codec,
+                ask_server: self.ask_server(index),
                 positions: node
                     .identity_columns
                     .iter()
@@ -71,6 +79,15 @@ impl Subset {
                     .collect(),
             }),
         }
+    }
+
+    /// Whether the dump asks the server for the kept rows by key rather than reading every row:
+    /// worth it when the key is an integer primary key and most rows are left out. The size must
+    /// be known, since the manifest's per-table total would otherwise come from the rows read.
+    fn ask_server(&self, index: usize) -> bool {
+        let kept = self.chosen.kept[index].len();
+        self.graph.nodes[index].integer_key_type.is_some()
+            && self.chosen.totals[index].is_some_and(|total| kept.saturating_mul(SERVER_FILTER_MAX_SHARE) <= total)
     }
 
     /// One line on how the subset was set up, for `decoy plan`.
@@ -186,11 +203,43 @@ pub struct KeyFilter {
     subset: Arc<Subset>,
     node: usize,
     codec: Codec,
+    /// The dump reads only the kept rows, by key (see [`Subset::ask_server`]).
+    ask_server: bool,
     /// The identity columns' positions in a dumped row.
     positions: Vec<usize>,
 }
 
+/// The kept rows of a table as keys the server can look up: its integer primary key column, the
+/// column's SQL type, and the kept values in ascending order.
+pub struct ServerKeys<'a> {
+    pub column: &'a str,
+    pub type_name: &'a str,
+    values: keyset::Ascending<'a>,
+}
+
+impl ServerKeys<'_> {
+    /// The next (at most) `max` kept values, ascending; empty once all were given.
+    pub fn next_batch(&mut self, max: usize) -> Vec<i64> {
+        // Members are the keys' values with the sign bit flipped (see keys::encode).
+        self.values.by_ref().take(max).map(|v| (v ^ (1 << 63)) as i64).collect()
+    }
+}
+
 impl KeyFilter {
+    /// The kept keys, when the dump should have the server drop the other rows. The rows that
+    /// come back still go through [`KeyFilter::keeps`].
+    pub fn server_keys(&self) -> Option<ServerKeys<'_>> {
+        if !self.ask_server {
+            return None;
+        }
+        let node = &self.subset.graph.nodes[self.node];
+        Some(ServerKeys {
+            column: &node.identity_columns[0],
+            type_name: node.integer_key_type.as_deref()?,
+            values: self.subset.chosen.kept[self.node].ascending()?,
+        })
+    }
+
     /// True when the planner chose this row (a COPY text line without its newline).
     pub fn keeps<'l>(&self, line: &'l [u8], scratch: &mut Vec<&'l [u8]>) -> bool {
         keys::split_fields(line, scratch);

@@ -171,6 +171,29 @@ impl SnapshotWorker {
         }))
     }
 
+    /// Like [`Self::copy_out`], but only the rows whose integer `key_column` is one of `keys`
+    /// (ascending): the server drops the others, so they never cross the wire. Rows come in the
+    /// table's physical order within the range `keys` spans.
+    pub async fn copy_out_with_keys(
+        &self,
+        table: &QualifiedName,
+        columns: &[&str],
+        key_column: &str,
+        key_type: &str,
+        keys: &[i64],
+    ) -> Result<impl Stream<Item = Result<Bytes, ConnectorError>>, ConnectorError> {
+        let sql = rows_with_keys_sql(table, columns, key_column, key_type, keys);
+        let table_name = table.to_string();
+        let stream = self
+            .client
+            .copy_out(&sql)
+            .await
+            .map_err(|e| ConnectorError::Tool(format!("cannot read table {table}: {}", describe_pg_error(&e))))?;
+        Ok(stream.map_err(move |e| {
+            ConnectorError::Tool(format!("reading table {table_name} failed: {}", describe_pg_error(&e)))
+        }))
+    }
+
     /// Streams a key scan (see [`super::KeyQuery`]) in COPY text format.
     pub async fn copy_keys(
         &self,
@@ -189,5 +212,64 @@ impl SnapshotWorker {
                 describe_pg_error(&e)
             ))
         }))
+    }
+}
+
+/// `COPY (SELECT .. FROM ONLY t WHERE k BETWEEN first AND last AND k = ANY('{..}')) TO STDOUT`.
+/// The range lets an index on the key narrow the scan; the array is hashed by the server
+/// (PostgreSQL 14 and later), so the test costs the same for any number of keys.
+fn rows_with_keys_sql(
+    table: &QualifiedName,
+    columns: &[&str],
+    key_column: &str,
+    key_type: &str,
+    keys: &[i64],
+) -> String {
+    use std::fmt::Write;
+    let column_list: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+    let key = quote_ident(key_column);
+    let (first, last) = match (keys.first(), keys.last()) {
+        (Some(first), Some(last)) => (*first, *last),
+        // No key matches no row; `false` keeps the statement valid.
+        _ => {
+            return format!(
+                "COPY (SELECT {} FROM ONLY {} WHERE false) TO STDOUT",
+                column_list.join(", "),
+                quote_qualified(table)
+            )
+        }
+    };
+    let mut array = String::with_capacity(keys.len() * 8 + 2);
+    array.push('{');
+    for (i, k) in keys.iter().enumerate() {
+        if i > 0 {
+            array.push(',');
+        }
+        let _ = write!(array, "{k}");
+    }
+    array.push('}');
+    format!(
+        "COPY (SELECT {} FROM ONLY {} WHERE {key} BETWEEN {first} AND {last} AND {key} = ANY('{array}'::{key_type}[])) TO STDOUT",
+        column_list.join(", "),
+        quote_qualified(table),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_with_keys_bound_the_range_and_list_the_keys() {
+        let table = QualifiedName::new("public", "Users");
+        assert_eq!(
+            rows_with_keys_sql(&table, &["id", "na\"me"], "id", "bigint", &[-3, 7, 10]),
+            "COPY (SELECT \"id\", \"na\"\"me\" FROM ONLY \"public\".\"Users\" WHERE \"id\" BETWEEN -3 AND 10 \
+             AND \"id\" = ANY('{-3,7,10}'::bigint[])) TO STDOUT"
+        );
+        assert_eq!(
+            rows_with_keys_sql(&table, &["id"], "id", "integer", &[]),
+            "COPY (SELECT \"id\" FROM ONLY \"public\".\"Users\" WHERE false) TO STDOUT"
+        );
     }
 }
