@@ -160,6 +160,8 @@ recreate_db "$DECOY_DB"
 measure "decoy dump restore" "$DECOY" dump restore latest -c "$CONFIG" --to "$PG_URL/$DECOY_DB"
 recreate_db "$PGR_DB"
 measure "pg_restore -j $PG_RESTORE_JOBS" pg_restore -j "$PG_RESTORE_JOBS" --exit-on-error -d "$PGR_DB" "$WORK/pg_dump.custom"
+# The full dump's size, before the subset dump joins it in the store.
+STORE_BYTES="$(du -sb "$WORK/store" 2>/dev/null | cut -f1 || true)"
 # After the restores, which take `latest`: this dump is newer.
 measure "decoy 10% subset" "$DECOY" dump create -c "$SUBSET_CONFIG" --name subset-10
 
@@ -167,7 +169,7 @@ measure "decoy 10% subset" "$DECOY" dump create -c "$SUBSET_CONFIG" --name subse
 
 COPY_BYTES="$(cat "$WORK/copy.bytes" 2>/dev/null || echo 0)"
 [ "$COPY_BYTES" -gt 0 ] || COPY_BYTES="$DB_BYTES"   # fallback if the COPY step failed
-STORE_BYTES="$(du -sb "$WORK/store" 2>/dev/null | cut -f1 || true)"
+SUBSET_BYTES="$(du -sb "$WORK/store/subset-10" 2>/dev/null | cut -f1 || true)"
 PGDUMP_BYTES="$(stat -c %s "$WORK/pg_dump.custom" 2>/dev/null || echo 0)"
 DECOY_ROWS="$(count_rows "$DECOY_DB")"
 PGR_ROWS="$(count_rows "$PGR_DB")"
@@ -207,9 +209,9 @@ done
 echo
 echo "vs baseline = seconds / baseline seconds (below 1.00x is faster than the baseline)."
 echo "RSS = peak resident memory of the client process tree (/usr/bin/time %M), not the server."
-echo "output size: decoy datastore $(mb "${STORE_BYTES:-0}") MB, pg_dump -Fc file $(mb "$PGDUMP_BYTES") MB"
+echo "output size: decoy dump $(mb "${STORE_BYTES:-0}") MB, pg_dump -Fc file $(mb "$PGDUMP_BYTES") MB, decoy 10% subset $(mb "${SUBSET_BYTES:-0}") MB"
 SUBSET_ROWS="$(grep -o '[0-9]* rows,' "$WORK/decoy 10% subset.log" | head -n 1 | cut -d' ' -f1 || true)"
-echo "10% subset: ${SUBSET_ROWS:-?} rows dumped (rows/s and MB/s above are over the whole source, which it reads)"
+echo "10% subset: ${SUBSET_ROWS:-?} rows dumped (rows/s and MB/s above divide the whole source, like every other step)"
 echo "restored rows: decoy $DECOY_ROWS, pg_restore $PGR_ROWS (source $ROWS, of which $AUDIT_ROWS skipped by decoy)"
 if [ "$DECOY_ROWS" -ne $((ROWS - AUDIT_ROWS)) ] && [ "${STATUS["decoy dump restore"]}" = ok ]; then
     echo "WARNING: decoy restore row count differs from source minus skipped tables"
