@@ -160,15 +160,7 @@ impl SnapshotWorker {
     ) -> Result<impl Stream<Item = Result<Bytes, ConnectorError>>, ConnectorError> {
         let column_list: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
         let sql = format!("COPY {} ({}) TO STDOUT", quote_qualified(table), column_list.join(", "));
-        let table_name = table.to_string();
-        let stream = self
-            .client
-            .copy_out(&sql)
-            .await
-            .map_err(|e| ConnectorError::Tool(format!("cannot read table {table}: {}", describe_pg_error(&e))))?;
-        Ok(stream.map_err(move |e| {
-            ConnectorError::Tool(format!("reading table {table_name} failed: {}", describe_pg_error(&e)))
-        }))
+        self.copy_rows(table, &sql).await
     }
 
     /// Like [`Self::copy_out`], but only the rows whose integer `key_column` is one of `keys`
@@ -183,10 +175,19 @@ impl SnapshotWorker {
         keys: &[i64],
     ) -> Result<impl Stream<Item = Result<Bytes, ConnectorError>>, ConnectorError> {
         let sql = rows_with_keys_sql(table, columns, key_column, key_type, keys);
+        self.copy_rows(table, &sql).await
+    }
+
+    /// Runs a `COPY ... TO STDOUT` of `table`'s rows, with errors that name the table.
+    async fn copy_rows(
+        &self,
+        table: &QualifiedName,
+        sql: &str,
+    ) -> Result<impl Stream<Item = Result<Bytes, ConnectorError>>, ConnectorError> {
         let table_name = table.to_string();
         let stream = self
             .client
-            .copy_out(&sql)
+            .copy_out(sql)
             .await
             .map_err(|e| ConnectorError::Tool(format!("cannot read table {table}: {}", describe_pg_error(&e))))?;
         Ok(stream.map_err(move |e| {
