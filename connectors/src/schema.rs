@@ -81,6 +81,9 @@ pub struct Schema {
     pub tables: Vec<Table>,
     /// Partitioned parents: no rows of their own, but config may name them for all their partitions.
     pub partitioned: Vec<QualifiedName>,
+    /// The schema a config key without one means: PostgreSQL's `public` when empty, MySQL's
+    /// database of the URL.
+    pub default_schema: String,
 }
 
 impl Schema {

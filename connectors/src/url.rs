@@ -92,18 +92,20 @@ fn redact_query(url: &str) -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
     Postgres,
+    Mysql,
 }
 
 pub fn engine_of(url: &str) -> Result<Engine, crate::ConnectorError> {
     let scheme = url.split("://").next().unwrap_or_default();
     match scheme {
         "postgres" | "postgresql" => Ok(Engine::Postgres),
+        "mysql" | "mariadb" => Ok(Engine::Mysql),
         "" => Err(crate::ConnectorError::Url(format!(
-            "`{}` has no scheme; expected postgres://user@host:port/database",
+            "`{}` has no scheme; expected postgres://user@host:port/database or mysql://user@host:port/database",
             redact(url)
         ))),
         other => Err(crate::ConnectorError::Url(format!(
-            "unsupported scheme `{other}://` in `{}`; this version of decoy supports postgres:// (and postgresql://)",
+            "unsupported scheme `{other}://` in `{}`; this version of decoy supports postgres:// (and postgresql://) and mysql:// (and mariadb://)",
             redact(url)
         ))),
     }

@@ -87,6 +87,30 @@ pub fn escape_into(value: &[u8], out: &mut Vec<u8>) {
     }
 }
 
+/// Encodes one non-NULL field for MySQL's `LOAD DATA` (tab-separated, `\\` escapes): only the
+/// escape character and the field and line separators are escaped. Every other byte, NUL included,
+/// is written as it is, since `LOAD DATA` would read `\f` as `f`. [`unescape`] reads this back.
+pub fn escape_mysql_into(value: &[u8], out: &mut Vec<u8>) {
+    for &b in value {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            _ => out.push(b),
+        }
+    }
+}
+
+/// Which bulk format rows are in: PostgreSQL's COPY text or MySQL's LOAD DATA text. Both are
+/// tab-separated with `\N` for NULL; they differ in the escapes they read and in booleans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dialect {
+    #[default]
+    Postgres,
+    Mysql,
+}
+
 /// A value that could not be transformed: says which field of the row failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RewriteError {
@@ -113,6 +137,7 @@ pub struct RowRewriter {
     index: HashMap<String, usize>,
     /// Transformed columns in the order they run; empty when no rule reads the row.
     row_order: Vec<usize>,
+    dialect: Dialect,
 }
 
 impl RowRewriter {
@@ -133,7 +158,14 @@ impl RowRewriter {
             names,
             index,
             row_order,
+            dialect: Dialect::Postgres,
         }
+    }
+
+    /// Rows in `dialect`'s text format (PostgreSQL's by default).
+    pub fn with_dialect(mut self, dialect: Dialect) -> Self {
+        self.dialect = dialect;
+        self
     }
 
     /// True when no column is transformed: rows can be copied without looking inside them.
@@ -154,9 +186,10 @@ impl RowRewriter {
                 out.push(b'\t');
             }
             match self.rules.get(index) {
+                Some(Some(_)) if self.passes_through(field) => out.extend_from_slice(field),
                 Some(Some(rule)) => {
                     let output = rule.transform(decode(field)).map_err(|e| self.error(index, e))?;
-                    write_value(&output, out);
+                    write_value_as(self.dialect, &output, out);
                 }
                 _ => out.extend_from_slice(field),
             }
@@ -182,6 +215,9 @@ impl RowRewriter {
             transformed: vec![None; fields.len()],
         };
         for &i in &self.row_order {
+            if self.passes_through(fields[i]) {
+                continue;
+            }
             let rule = self.rules[i].as_ref().expect("only transformed columns are ordered");
             let output = rule
                 .transform_in_row(decode(fields[i]), &row)
@@ -193,12 +229,20 @@ impl RowRewriter {
                 out.push(b'\t');
             }
             match &row.transformed[i] {
-                Some(value) => write_value(value, out),
+                Some(value) => write_value_as(self.dialect, value, out),
                 None => out.extend_from_slice(field),
             }
         }
         out.push(b'\n');
         Ok(())
+    }
+
+    /// MySQL's zero dates (`0000-00-00`, `0000-00-00 00:00:00[.000]`) are placeholders, not dates:
+    /// no rule can read them, and they hold nothing personal, so they are kept as they are.
+    fn passes_through(&self, field: &[u8]) -> bool {
+        self.dialect == Dialect::Mysql
+            && field.starts_with(b"0000-00-00")
+            && field[10..].iter().all(|&b| matches!(b, b' ' | b'0' | b':' | b'.'))
     }
 
     fn error(&self, index: usize, source: transformers::TransformError) -> RewriteError {
@@ -248,13 +292,27 @@ impl Row for LineRow<'_> {
 
 /// Writes a transformer's output as a COPY text field.
 pub fn write_value(value: &Value<'_>, out: &mut Vec<u8>) {
+    write_value_as(Dialect::Postgres, value, out)
+}
+
+/// Writes a transformer's output as a field of `dialect`'s text format.
+pub fn write_value_as(dialect: Dialect, value: &Value<'_>, out: &mut Vec<u8>) {
+    let escape = match dialect {
+        Dialect::Postgres => escape_into,
+        Dialect::Mysql => escape_mysql_into,
+    };
     match value {
         Value::Null => out.extend_from_slice(NULL),
-        Value::Bool(b) => out.extend_from_slice(if *b { b"t" } else { b"f" }),
+        Value::Bool(b) => out.extend_from_slice(match (dialect, b) {
+            (Dialect::Postgres, true) => b"t",
+            (Dialect::Postgres, false) => b"f",
+            (Dialect::Mysql, true) => b"1",
+            (Dialect::Mysql, false) => b"0",
+        }),
         Value::Int(i) => out.extend_from_slice(i.to_string().as_bytes()),
         Value::Float(f) => out.extend_from_slice(f.to_string().as_bytes()),
-        Value::Text(s) => escape_into(s.as_bytes(), out),
-        Value::Bytes(b) => escape_into(b, out),
+        Value::Text(s) => escape(s.as_bytes(), out),
+        Value::Bytes(b) => escape(b, out),
     }
 }
 
@@ -269,6 +327,41 @@ mod tests {
         escape_into(&all, &mut encoded);
         assert!(!encoded.contains(&b'\n') && !encoded.contains(&b'\t'));
         assert_eq!(unescape(&encoded).unwrap().as_ref(), &all[..]);
+    }
+
+    #[test]
+    fn mysql_escapes_round_trip_every_byte_and_leave_control_bytes_raw() {
+        let all: Vec<u8> = (0..=255u8).collect();
+        let mut out = Vec::new();
+        escape_mysql_into(&all, &mut out);
+        assert!(!out.contains(&b'\t') && !out.contains(&b'\n'));
+        assert!(out.contains(&0x0c) && out.contains(&0), "form feed and NUL stay raw");
+        assert_eq!(unescape(&out).unwrap().as_ref(), all.as_slice());
+        let mut text = Vec::new();
+        escape_mysql_into(b"\\N", &mut text);
+        assert_eq!(text, b"\\\\N", "a literal backslash-N is not NULL");
+        let mut b = Vec::new();
+        write_value_as(Dialect::Mysql, &Value::Bool(true), &mut b);
+        assert_eq!(b, b"1");
+    }
+
+    #[test]
+    fn mysql_zero_dates_are_not_transformed() {
+        struct Fails;
+        impl Transformer for Fails {
+            fn transform<'a>(&self, _: Value<'a>) -> Result<Value<'a>, transformers::TransformError> {
+                Err(transformers::TransformError {
+                    transformer: "test".into(),
+                    message: "not a date".into(),
+                })
+            }
+        }
+        let rules: Vec<(String, Option<Arc<dyn Transformer>>)> = vec![("born".into(), Some(Arc::new(Fails)))];
+        let rewriter = RowRewriter::new(rules).with_dialect(Dialect::Mysql);
+        let mut out = Vec::new();
+        rewriter.rewrite(b"0000-00-00 00:00:00.000", &mut out).unwrap();
+        assert_eq!(out, b"0000-00-00 00:00:00.000\n");
+        assert!(rewriter.rewrite(b"0000-00-00x", &mut Vec::new()).is_err());
     }
 
     #[test]
