@@ -7,7 +7,9 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use bytes::{Bytes, BytesMut};
 use chrono::Utc;
-use connectors::postgres::{self, copy_text::RowRewriter, PgUrl, SchemaFilter, Snapshot};
+use connectors::mysql;
+use connectors::postgres::copy_text::{Dialect, RowRewriter};
+use connectors::postgres::{self, SchemaFilter, SchemaScripts};
 use connectors::ConnectorError;
 use futures_util::{StreamExt, TryStreamExt};
 use tokio::sync::mpsc;
@@ -21,6 +23,7 @@ use crate::dump::{
 };
 use crate::plan::{self, Plan, TablePlan};
 use crate::progress::Progress;
+use crate::source::{Source, SourceUrl};
 use crate::subset::{RowFilter, Subset};
 
 /// Bytes read from the server are handed to the writer thread in batches of about this size: large
@@ -34,7 +37,7 @@ const KEYS_PER_QUERY: usize = 1 << 18;
 pub async fn run(config: &Config, name: Option<String>) -> anyhow::Result<Manifest> {
     let started = Instant::now();
     let created_at = Utc::now();
-    let url = plan::source_url(config, "create a dump")?;
+    let url = SourceUrl::from_config(config, "create a dump")?;
 
     let store: Arc<dyn Datastore> = Arc::from(crate::datastore::open(&config.datastore)?);
     let name = name.unwrap_or_else(|| dump::new_dump_name(created_at));
@@ -46,11 +49,11 @@ pub async fn run(config: &Config, name: Option<String>) -> anyhow::Result<Manife
         )));
     }
 
-    let (snapshot, plan) = plan::snapshot_and_plan(config, &url).await?;
-    let subset = Subset::choose(config, &plan, &snapshot).await?;
+    let (source, plan) = plan::snapshot_and_plan(config, &url).await?;
+    let subset = Subset::choose(config, &plan, &source).await?;
     tracing::info!(
         dump = %name,
-        snapshot = snapshot.id(),
+        snapshot = %source.describe(),
         tables = plan.tables.len(),
         excluded = plan.excluded.len(),
         "snapshot exported, plan ready"
@@ -60,7 +63,7 @@ pub async fn run(config: &Config, name: Option<String>) -> anyhow::Result<Manife
     let partial = PartialDump::register(store.clone(), &name);
     let manifest = write_dump(
         config,
-        &snapshot,
+        &source,
         &url,
         &plan,
         subset.as_ref(),
@@ -77,8 +80,8 @@ pub async fn run(config: &Config, name: Option<String>) -> anyhow::Result<Manife
 #[allow(clippy::too_many_arguments)]
 async fn write_dump(
     config: &Config,
-    snapshot: &Snapshot,
-    url: &PgUrl,
+    source: &Source,
+    url: &SourceUrl,
     plan: &Plan,
     subset: Option<&Arc<Subset>>,
     store: Arc<dyn Datastore>,
@@ -86,15 +89,17 @@ async fn write_dump(
     created_at: chrono::DateTime<Utc>,
     started: Instant,
 ) -> anyhow::Result<Manifest> {
-    let filter = SchemaFilter {
-        exclude_tables: plan.excluded.clone(),
+    let schema_scripts = schema_scripts(source, url, plan);
+    let sequences = match source {
+        Source::Postgres(snapshot) => {
+            let mut schemas: Vec<String> = plan.tables.iter().map(|t| t.table.name.schema.clone()).collect();
+            schemas.sort();
+            schemas.dedup();
+            snapshot.sequences(&schemas).await?
+        }
+        // AUTO_INCREMENT counters travel in the CREATE TABLE statements.
+        Source::Mysql(_) => Vec::new(),
     };
-    let schema_scripts = postgres::dump_schema(url, snapshot.id(), &filter);
-
-    let mut schemas: Vec<String> = plan.tables.iter().map(|t| t.table.name.schema.clone()).collect();
-    schemas.sort();
-    schemas.dedup();
-    let sequences = snapshot.sequences(&schemas).await?;
 
     // Largest tables first, so the longest stream starts at once and the small ones fill the gaps.
     let mut order: Vec<(usize, &TablePlan)> = plan.tables.iter().enumerate().collect();
@@ -109,7 +114,7 @@ async fn write_dump(
             let filter = subset.map_or(RowFilter::All, |s| s.filter(index, &copied));
             async move {
                 let (manifest, read) = dump_table(
-                    snapshot,
+                    source,
                     store,
                     name,
                     table,
@@ -127,7 +132,7 @@ async fn write_dump(
         })
         .buffer_unordered(settings.workers)
         .try_collect::<Vec<_>>();
-    let (scripts, mut dumped) = tokio::try_join!(async { schema_scripts.await.map_err(anyhow::Error::from) }, tables)?;
+    let (scripts, mut dumped) = tokio::try_join!(schema_scripts, tables)?;
     progress.finish();
     dumped.sort_by_key(|(index, _, _)| *index);
     let subset = subset.map(|s| {
@@ -161,9 +166,9 @@ async fn write_dump(
         finished_at: Utc::now(),
         duration_ms: started.elapsed().as_millis() as u64,
         source: SourceManifest {
-            engine: "postgresql".into(),
-            server_version: snapshot.server_version().to_string(),
-            database: url.dbname().map(str::to_string),
+            engine: source.engine().into(),
+            server_version: source.server_version().to_string(),
+            database: source.database(),
         },
         schema,
         tables,
@@ -176,6 +181,38 @@ async fn write_dump(
         .write_all(&format!("{name}/{}", dump::MANIFEST), &json)
         .with_context(|| format!("writing the manifest of dump {name} failed"))?;
     Ok(manifest)
+}
+
+/// The schema scripts: pg_dump's sections inside the snapshot, or MySQL's CREATE statements with
+/// foreign keys split out so they are added after the data.
+async fn schema_scripts(source: &Source, url: &SourceUrl, plan: &Plan) -> anyhow::Result<SchemaScripts> {
+    match (source, url) {
+        (Source::Postgres(snapshot), SourceUrl::Postgres(url)) => {
+            let filter = SchemaFilter {
+                exclude_tables: plan.excluded.clone(),
+            };
+            Ok(postgres::dump_schema(url, snapshot.id(), &filter).await?)
+        }
+        (Source::Mysql(snapshot), _) => {
+            let url = snapshot.url();
+            let mut conn = mysql::connect(url).await?;
+            let tables: Vec<String> = plan.tables.iter().map(|t| t.table.name.name.clone()).collect();
+            // Views come along, as with mysqldump, unless `only` leaves tables out (a view of a
+            // table left out could not be created).
+            let views = if plan.excluded.is_empty() {
+                mysql::introspect::views(&mut conn, url.database()).await?
+            } else {
+                Vec::new()
+            };
+            let scripts = mysql::ddl::schema_scripts(&mut conn, url.database(), &tables, &views).await?;
+            Ok(SchemaScripts {
+                pre_data: scripts.pre_data,
+                post_data: scripts.post_data,
+                clean: scripts.clean,
+            })
+        }
+        _ => unreachable!("a source is opened from its own URL"),
+    }
 }
 
 fn write_script(store: &dyn Datastore, dump: &str, path: &str, text: &str) -> anyhow::Result<FileManifest> {
@@ -191,7 +228,7 @@ fn write_script(store: &dyn Datastore, dump: &str, path: &str, text: &str) -> an
 }
 
 async fn dump_table(
-    snapshot: &Snapshot,
+    source: &Source,
     store: Arc<dyn Datastore>,
     dump: &str,
     plan: &TablePlan,
@@ -229,14 +266,19 @@ async fn dump_table(
     if plan.skipped || matches!(filter, RowFilter::Nothing) {
         return Ok((manifest, 0));
     }
-    let worker = snapshot.worker().await?;
-    let columns: Vec<&str> = plan.columns.iter().map(|c| c.name.as_str()).collect();
+    let mut worker = source.worker().await?;
+    let columns: Vec<(&str, &str)> = plan.column_types().collect();
     let rewriter = RowRewriter::new(
         plan.columns
             .iter()
             .map(|c| (c.name.clone(), c.rule.as_ref().map(|r| r.implementation.clone())))
             .collect(),
-    );
+    )
+    .with_dialect(source.dialect());
+    let format = match source.dialect() {
+        Dialect::Postgres => "copy",
+        Dialect::Mysql => "tsv",
+    };
 
     let (tx, rx) = mpsc::channel::<Bytes>(BATCHES_IN_FLIGHT);
     let writer = {
@@ -244,7 +286,17 @@ async fn dump_table(
         let name = table.name.clone();
         let filter = filter.clone();
         tokio::task::spawn_blocking(move || {
-            write_chunks(rx, &rewriter, &filter, store.as_ref(), &dump, &name, chunk_size, level)
+            write_chunks(
+                rx,
+                &rewriter,
+                &filter,
+                store.as_ref(),
+                &dump,
+                &name,
+                format,
+                chunk_size,
+                level,
+            )
         })
     };
 
@@ -254,7 +306,7 @@ async fn dump_table(
         _ => None,
     };
     let read = match server_keys {
-        None => match worker.copy_out(&table.name, &columns).await {
+        None => match worker.copy_out(&table.name, &columns, None).await {
             Ok(stream) => forward(stream, &tx, &mut batch).await,
             Err(e) => Err(e),
         },
@@ -326,6 +378,7 @@ fn write_chunks(
     store: &dyn Datastore,
     dump: &str,
     table: &connectors::QualifiedName,
+    format: &str,
     chunk_size: u64,
     level: i32,
 ) -> anyhow::Result<(Vec<ChunkManifest>, u64)> {
@@ -396,7 +449,7 @@ fn write_chunks(
         }
         if current.is_none() {
             let index = chunks.len();
-            let key = dump::chunk_key(dump, table, index);
+            let key = dump::chunk_key(dump, table, index, format);
             let path = key[dump.len() + 1..].to_string();
             current = Some(
                 ChunkWriter::create(store, &key, path, level)

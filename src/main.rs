@@ -15,6 +15,8 @@ mod pii;
 mod plan;
 mod progress;
 mod restore;
+mod restore_mysql;
+mod source;
 mod subset;
 mod units;
 

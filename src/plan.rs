@@ -4,19 +4,34 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use connectors::postgres::{PgUrl, Snapshot};
+use connectors::postgres::copy_text::Dialect;
 use connectors::{QualifiedName, Schema, Table};
 use transformers::{Cases, ColumnSpec, Condition, Engine, Mode, Transformer};
 
 use crate::config::{ColumnRule, Config, RuleSpec, TableRule};
 use crate::error::ConfigError;
 use crate::glob;
+use crate::source::{Source, SourceUrl};
 
 pub struct Plan {
     /// Tables in the dump, skipped ones included (their definition is kept, their rows are not).
     pub tables: Vec<TablePlan>,
     /// Tables outside `only`: neither their definition nor their rows are dumped.
     pub excluded: Vec<QualifiedName>,
+    /// What a config key without a schema means (`public`, or MySQL's database).
+    pub default_schema: String,
+    /// The source's text format and SQL quoting.
+    pub dialect: Dialect,
+}
+
+impl Plan {
+    /// An identifier quoted for the source's SQL.
+    pub fn quote(&self, ident: &str) -> String {
+        match self.dialect {
+            Dialect::Postgres => connectors::postgres::quote_ident(ident),
+            Dialect::Mysql => connectors::mysql::quote_ident(ident),
+        }
+    }
 }
 
 pub struct TablePlan {
@@ -43,6 +58,14 @@ pub struct AppliedRule {
 }
 
 impl TablePlan {
+    /// The dumped columns with their types, in dump order.
+    pub fn column_types(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.columns.iter().map(|c| {
+            let type_name = self.table.column(&c.name).map_or("", |col| col.type_name.as_str());
+            (c.name.as_str(), type_name)
+        })
+    }
+
     pub fn transformed(&self) -> impl Iterator<Item = (&str, &AppliedRule)> {
         self.columns
             .iter()
@@ -57,27 +80,21 @@ struct KeyTargets<'a> {
     tables: Vec<usize>,
 }
 
-/// The source URL from the config, checked: `what` says which command needs it.
-pub fn source_url(config: &Config, what: &str) -> Result<PgUrl, ConfigError> {
-    let source = config.source.as_ref().ok_or_else(|| {
-        config.error_at(
-            &["source"],
-            format!("`source.url` is needed to {what} (postgres://user@host/db)"),
-        )
-    })?;
-    connectors::url::engine_of(&source.url).map_err(|e| config.error_at(&["source", "url"], e.to_string()))?;
-    PgUrl::parse(&source.url).map_err(|e| config.error_at(&["source", "url"], e.to_string()))
-}
-
-/// Exports a snapshot of the source, reads its schema inside it, and builds the plan.
-pub async fn snapshot_and_plan(config: &Config, url: &PgUrl) -> anyhow::Result<(Snapshot, Plan)> {
-    let snapshot = Snapshot::export(url).await?;
-    let schema = connectors::postgres::introspect(snapshot.client()).await?;
-    let plan = build(config, &schema)?;
-    Ok((snapshot, plan))
+/// Opens a snapshot of the source, reads its schema inside it, and builds the plan.
+pub async fn snapshot_and_plan(config: &Config, url: &SourceUrl) -> anyhow::Result<(Source, Plan)> {
+    let source = Source::open(url, config.dump.workers).await?;
+    let schema = source.introspect().await?;
+    let mut plan = build(config, &schema)?;
+    plan.dialect = source.dialect();
+    Ok((source, plan))
 }
 
 pub fn build(config: &Config, schema: &Schema) -> Result<Plan, ConfigError> {
+    let default_schema = if schema.default_schema.is_empty() {
+        "public".to_string()
+    } else {
+        schema.default_schema.clone()
+    };
     let names = |t: &Table| -> Vec<String> {
         let mut names = vec![t.name.to_string()];
         if let Some(root) = &t.partition_root {
@@ -89,7 +106,7 @@ pub fn build(config: &Config, schema: &Schema) -> Result<Plan, ConfigError> {
     // 1. `only`: every pattern must match something, or it is a typo.
     let mut dumped = vec![config.only.is_empty(); schema.tables.len()];
     for (i, pattern) in config.only.iter().enumerate() {
-        let pattern = qualify(pattern);
+        let pattern = qualify(pattern, &default_schema);
         let mut hit = false;
         for (t, table) in schema.tables.iter().enumerate() {
             if names(table).iter().any(|n| glob::matches(&pattern, n)) {
@@ -113,7 +130,7 @@ pub fn build(config: &Config, schema: &Schema) -> Result<Plan, ConfigError> {
     // 2. Resolve every `tables:` key.
     let mut targets = Vec::new();
     for (key, rule) in &config.tables {
-        let pattern = qualify(key);
+        let pattern = qualify(key, &default_schema);
         let tables: Vec<usize> = schema
             .tables
             .iter()
@@ -309,6 +326,8 @@ pub fn build(config: &Config, schema: &Schema) -> Result<Plan, ConfigError> {
     let mut plan = Plan {
         tables: Vec::new(),
         excluded: Vec::new(),
+        default_schema,
+        dialect: Dialect::Postgres,
     };
     let mut unclassified = Vec::new();
     for (t, table) in schema.tables.iter().enumerate() {
@@ -406,12 +425,13 @@ fn build_rule(
     })
 }
 
-/// `users` means `public.users`: PostgreSQL's default schema.
-fn qualify(key: &str) -> String {
+/// `users` means `public.users` (PostgreSQL's default schema), or `users` in the URL's database on
+/// MySQL.
+pub fn qualify(key: &str, default_schema: &str) -> String {
     if key.contains('.') {
         key.to_string()
     } else {
-        format!("public.{key}")
+        format!("{default_schema}.{key}")
     }
 }
 

@@ -115,6 +115,28 @@ async fn load_table(store: Arc<dyn Datastore>, dump: &str, table: &TableManifest
         .batch_execute("SET synchronous_commit TO off")
         .await
         .map_err(ConnectorError::query("preparing a restore connection"))?;
+    let (stream, reader) = chunk_stream(store, dump, table);
+    let name = Manifest::table_name(table);
+    let loaded = postgres::copy_in(&client, &name, &table.copied_columns, stream).await;
+    reader.await.context("the chunk reader thread panicked")?;
+    let rows = loaded?;
+    if rows != table.rows {
+        bail!("loaded {rows} rows into {name} where the manifest says {}", table.rows);
+    }
+    Ok(rows)
+}
+
+/// A table's chunks, read (and verified) on a blocking thread and streamed as their decompressed
+/// bytes. A chunk that fails its checks ends the stream with an error, so the load that consumes it
+/// is abandoned and its rows rolled back. Await the handle once the stream is done.
+pub fn chunk_stream(
+    store: Arc<dyn Datastore>,
+    dump: &str,
+    table: &TableManifest,
+) -> (
+    impl futures_util::Stream<Item = Result<Bytes, ConnectorError>> + Send + 'static,
+    tokio::task::JoinHandle<()>,
+) {
     let (tx, rx) = mpsc::channel::<Result<Bytes, ConnectorError>>(4);
     let reader = {
         let dump = dump.to_string();
@@ -126,7 +148,6 @@ async fn load_table(store: Arc<dyn Datastore>, dump: &str, table: &TableManifest
                         .map_err(|_| anyhow::anyhow!("load stopped"))
                 });
                 if let Err(e) = result {
-                    // The COPY is abandoned on this error, so the table's rows are rolled back.
                     let _ = tx.blocking_send(Err(ConnectorError::Tool(e.to_string())));
                     return;
                 }
@@ -134,14 +155,7 @@ async fn load_table(store: Arc<dyn Datastore>, dump: &str, table: &TableManifest
         })
     };
     let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
-    let name = Manifest::table_name(table);
-    let loaded = postgres::copy_in(&client, &name, &table.copied_columns, stream).await;
-    reader.await.context("the chunk reader thread panicked")?;
-    let rows = loaded?;
-    if rows != table.rows {
-        bail!("loaded {rows} rows into {name} where the manifest says {}", table.rows);
-    }
-    Ok(rows)
+    (stream, reader)
 }
 
 /// Writes a plain SQL script that `psql -f` loads: schema, COPY blocks, constraints, sequences.

@@ -85,9 +85,18 @@ fn connection_failures_say_where_and_hide_the_password() {
         assert!(err.contains("cannot connect") && err.contains(needle), "{url}: {err}");
         assert!(!err.contains("hunter2"), "password leaked: {err}");
     }
-    ws.config("mysql://root@127.0.0.1/x", "");
+    ws.config("sqlite:///tmp/x.db", "");
     let err = ws.fails(&["dump", "create"], 2);
-    assert!(err.contains("mysql://") && err.contains("postgres://"), "{err}");
+    assert!(
+        err.contains("sqlite://") && err.contains("mysql://") && err.contains("postgres://"),
+        "{err}"
+    );
+    ws.config("mysql://root:hunter2@127.0.0.1/decoy_no_such_database", "");
+    let err = ws.fails(&["dump", "create"], 1);
+    assert!(
+        err.contains("cannot connect") && err.contains("Access denied") && !err.contains("hunter2"),
+        "{err}"
+    );
     let err = ws.fails(
         &["dump", "restore", "--to", "postgres://postgres:hunter2@127.0.0.1:1/x"],
         1,

@@ -3,12 +3,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
-use connectors::postgres::PgUrl;
 
 use crate::cli::RestoreArgs;
 use crate::config::Config;
 use crate::datastore::Datastore;
 use crate::dump::{self, Manifest};
+use crate::source::SourceUrl;
 
 pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
     let config = Config::load_for_dumps(&args.config.config)?;
@@ -22,10 +22,22 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
         return tokio::task::spawn_blocking(move || write_script(store.as_ref(), &manifest, clean, &output)).await?;
     }
     let to = args.to.expect("clap requires --to or --output");
-    connectors::url::engine_of(&to).map_err(|e| crate::error::ConfigError::new(format!("--to: {e}")))?;
-    let url = PgUrl::parse(&to).map_err(|e| crate::error::ConfigError::new(format!("--to: {e}")))?;
+    let url = SourceUrl::parse(&to).map_err(|e| crate::error::ConfigError::new(format!("--to: {e}")))?;
     let workers = args.workers.unwrap_or(config.dump.workers).max(1);
-    let restored = crate::restore::to_database(store, &manifest, &url, args.clean, workers).await?;
+    let restored = match (&url, manifest.source.engine.as_str()) {
+        (SourceUrl::Postgres(url), "postgresql") => {
+            crate::restore::to_database(store, &manifest, url, args.clean, workers).await?
+        }
+        (SourceUrl::Mysql(url), "mysql") => {
+            crate::restore_mysql::to_database(store, &manifest, url, args.clean, workers).await?
+        }
+        (_, engine) => anyhow::bail!(crate::error::ConfigError::new(format!(
+            "--to: dump {} was made from a {} database and restores into the same engine; give a {} URL",
+            manifest.name,
+            engine_label(engine),
+            if engine == "mysql" { "mysql://" } else { "postgres://" }
+        ))),
+    };
     println!(
         "restored dump {} into {url}: {} tables, {} rows in {:.1}s",
         manifest.name,
@@ -47,7 +59,7 @@ fn write_script(
     if output.as_os_str() == "-" {
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
-        crate::restore::to_script(store, manifest, clean, &mut out)?;
+        script(store, manifest, clean, &mut out)?;
         return out.flush().context("writing to stdout failed");
     }
     let mut temp = output.as_os_str().to_owned();
@@ -55,7 +67,7 @@ fn write_script(
     let temp = std::path::PathBuf::from(temp);
     let file = std::fs::File::create(&temp).with_context(|| format!("cannot create {}", temp.display()))?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-    let result = crate::restore::to_script(store, manifest, clean, &mut out)
+    let result = script(store, manifest, clean, &mut out)
         .and_then(|_| out.flush().map_err(anyhow::Error::from))
         .and_then(|_| std::fs::rename(&temp, output).with_context(|| format!("cannot write {}", output.display())));
     if result.is_err() {
@@ -64,4 +76,20 @@ fn write_script(
     result?;
     eprintln!("wrote dump {} as a SQL script to {}", manifest.name, output.display());
     Ok(())
+}
+
+/// The dump as a script for its engine's client (psql or mysql).
+fn script(store: &dyn Datastore, manifest: &Manifest, clean: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    match manifest.source.engine.as_str() {
+        "mysql" => crate::restore_mysql::to_script(store, manifest, clean, out),
+        _ => crate::restore::to_script(store, manifest, clean, out),
+    }
+}
+
+fn engine_label(engine: &str) -> &str {
+    match engine {
+        "mysql" => "MySQL/MariaDB",
+        "postgresql" => "PostgreSQL",
+        other => other,
+    }
 }

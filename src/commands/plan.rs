@@ -1,9 +1,10 @@
-use connectors::postgres::{copy_text, Snapshot};
+use connectors::postgres::copy_text;
 use transformers::ColumnKind;
 
 use crate::cli::PlanArgs;
 use crate::config::Config;
 use crate::plan::TablePlan;
+use crate::source::Source;
 
 /// Rows sampled per table to spot personal data in kept columns.
 const PII_SAMPLE_ROWS: usize = 200;
@@ -12,9 +13,13 @@ const PII_SAMPLE_ROWS: usize = 200;
 /// about kept columns that look like personal data.
 pub async fn run(args: PlanArgs) -> anyhow::Result<()> {
     let config = Config::load(&args.config.config)?;
-    let url = crate::plan::source_url(&config, "plan a dump")?;
+    let url = crate::source::SourceUrl::from_config(&config, "plan a dump")?;
     let (snapshot, plan) = crate::plan::snapshot_and_plan(&config, &url).await?;
-    println!("source {url} (PostgreSQL {})", snapshot.server_version());
+    let engine = match snapshot.engine() {
+        "mysql" => "MySQL/MariaDB",
+        _ => "PostgreSQL",
+    };
+    println!("source {url} ({engine} {})", snapshot.server_version());
     let subset = crate::subset::Subset::choose(&config, &plan, &snapshot).await?;
     if let Some(subset) = &subset {
         println!("{}", subset.settings());
@@ -72,20 +77,23 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<()> {
 
 /// Kept text-like columns that look like personal data, by name or by a sample of their values.
 /// Columns explicitly marked `keep` are trusted.
-async fn pii_warnings(snapshot: &Snapshot, table: &TablePlan) -> anyhow::Result<Vec<(String, String)>> {
-    let candidates: Vec<&str> = table
-        .columns
-        .iter()
-        .filter(|c| c.rule.is_none() && !c.keep)
-        .filter(|c| {
-            table.table.column(&c.name).is_some_and(|col| {
+async fn pii_warnings(snapshot: &Source, table: &TablePlan) -> anyhow::Result<Vec<(String, String)>> {
+    let candidates: Vec<(&str, &str)> = table
+        .column_types()
+        .filter(|(name, _)| {
+            table
+                .columns
+                .iter()
+                .any(|c| c.name == *name && c.rule.is_none() && !c.keep)
+        })
+        .filter(|(name, _)| {
+            table.table.column(name).is_some_and(|col| {
                 matches!(
                     col.kind,
                     ColumnKind::Text { .. } | ColumnKind::Other(_) | ColumnKind::Json
-                ) || crate::pii::assess(&c.name, &[]).is_some()
+                ) || crate::pii::assess(name, &[]).is_some()
             })
         })
-        .map(|c| c.name.as_str())
         .collect();
     if candidates.is_empty() {
         return Ok(Vec::new());
@@ -102,6 +110,6 @@ async fn pii_warnings(snapshot: &Snapshot, table: &TablePlan) -> anyhow::Result<
     Ok(candidates
         .iter()
         .zip(&samples)
-        .filter_map(|(name, values)| crate::pii::assess(name, values).map(|why| (name.to_string(), why)))
+        .filter_map(|((name, _), values)| crate::pii::assess(name, values).map(|why| (name.to_string(), why)))
         .collect())
 }

@@ -11,7 +11,7 @@ use crate::glob;
 /// allowed (your terminal, not a shared CI log).
 pub async fn run(args: ValidateArgs) -> anyhow::Result<()> {
     let config = Config::load(&args.config.config)?;
-    let url = crate::plan::source_url(&config, "validate rules")?;
+    let url = crate::source::SourceUrl::from_config(&config, "validate rules")?;
     let (snapshot, plan) = crate::plan::snapshot_and_plan(&config, &url).await?;
     let mut shown = 0;
     for table in plan
@@ -21,16 +21,12 @@ pub async fn run(args: ValidateArgs) -> anyhow::Result<()> {
     {
         let name = table.table.name.to_string();
         if let Some(pattern) = &args.table {
-            let pattern = if pattern.contains('.') {
-                pattern.clone()
-            } else {
-                format!("public.{pattern}")
-            };
+            let pattern = crate::plan::qualify(pattern, &plan.default_schema);
             if !glob::matches(&pattern, &name) {
                 continue;
             }
         }
-        let columns: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
+        let columns: Vec<(&str, &str)> = table.column_types().collect();
         let rows = snapshot.sample(&table.table.name, &columns, args.rows).await?;
         let rewriter = copy_text::RowRewriter::new(
             table
@@ -57,7 +53,7 @@ pub async fn run(args: ValidateArgs) -> anyhow::Result<()> {
             for (&i, rule) in &transformed {
                 println!(
                     "    {:<24} {:<36} -> {:<36} ({rule})",
-                    columns[i],
+                    columns[i].0,
                     show(before[i]),
                     show(after[i])
                 );

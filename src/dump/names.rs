@@ -45,9 +45,10 @@ fn encode(part: &str) -> String {
     out
 }
 
-/// `NAME/data/<table folder>/<n>.copy.zst`, zero-padded so chunk 10 sorts after chunk 2.
-pub fn chunk_key(dump: &str, table: &QualifiedName, index: usize) -> String {
-    format!("{dump}/data/{}/{index:06}.copy.zst", table_folder(table))
+/// `NAME/data/<table folder>/<n>.<format>.zst`, zero-padded so chunk 10 sorts after chunk 2; the
+/// format is `copy` (PostgreSQL COPY text) or `tsv` (MySQL LOAD DATA text).
+pub fn chunk_key(dump: &str, table: &QualifiedName, index: usize, format: &str) -> String {
+    format!("{dump}/data/{}/{index:06}.{format}.zst", table_folder(table))
 }
 
 /// Resolves `latest` (the newest complete dump) or checks that a named dump exists and is complete.
@@ -105,7 +106,7 @@ mod tests {
             table_folder(&QualifiedName::new("a", "b.c"))
         );
         assert_eq!(
-            chunk_key("d", &weird, 2),
+            chunk_key("d", &weird, 2, "copy"),
             "d/data/MixedSchema.Weird%20Table/000002.copy.zst"
         );
     }

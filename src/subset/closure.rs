@@ -5,12 +5,13 @@
 use std::collections::{BinaryHeap, HashMap};
 
 use anyhow::Context;
-use connectors::postgres::{KeyQuery, SnapshotWorker};
+use connectors::postgres::KeyQuery;
 use futures_util::StreamExt;
 
 use super::graph::{Codec, Graph, Mode, Root};
 use super::keys::{encode, identity, split_fields, Sampler};
 use super::keyset::{enforce_budget, KeyKind, KeySet};
+use crate::source::SourceWorker;
 
 /// Why rows are in a table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -41,7 +42,7 @@ const BUDGET_CHECK_ROWS: u64 = 1 << 16;
 /// Buckets of the sampling-hash histogram that finds the exact share of a percent root.
 const BUCKET_BITS: u32 = 16;
 
-pub async fn choose(graph: &Graph, worker: &SnapshotWorker, salt: &str) -> anyhow::Result<Chosen> {
+pub async fn choose(graph: &Graph, worker: SourceWorker<'_>, salt: &str) -> anyhow::Result<Chosen> {
     let mut planner = Planner::new(graph, worker, Sampler::new(salt));
     for root in &graph.roots {
         planner.root(root).await.with_context(|| {
@@ -64,9 +65,10 @@ fn kind(codec: Codec) -> KeyKind {
     }
 }
 
-struct Planner<'a> {
+struct Planner<'a, 'w> {
     graph: &'a Graph,
-    worker: &'a SnapshotWorker,
+    /// Taken by a running scan (whose stream borrows it) and put back when the scan ends.
+    worker: Option<SourceWorker<'w>>,
     sampler: Sampler,
     kept: Vec<KeySet>,
     /// Per edge: referenced values that kept rows need and that no parent scan has looked for yet.
@@ -81,8 +83,8 @@ struct Planner<'a> {
     rows_since_check: u64,
 }
 
-impl<'a> Planner<'a> {
-    fn new(graph: &'a Graph, worker: &'a SnapshotWorker, sampler: Sampler) -> Self {
+impl<'a, 'w> Planner<'a, 'w> {
+    fn new(graph: &'a Graph, worker: SourceWorker<'w>, sampler: Sampler) -> Self {
         let per_edge = || {
             graph
                 .edges
@@ -92,7 +94,7 @@ impl<'a> Planner<'a> {
         };
         Planner {
             graph,
-            worker,
+            worker: Some(worker),
             sampler,
             kept: graph
                 .nodes
@@ -122,7 +124,7 @@ impl<'a> Planner<'a> {
         F: FnMut(&mut Self, &[&[u8]]) -> anyhow::Result<()>,
     {
         let graph = self.graph;
-        let worker = self.worker;
+        let mut worker = self.worker.take().context("a key scan is already running")?;
         let n = &graph.nodes[node];
         let query = KeyQuery {
             table: &n.name,
@@ -131,8 +133,28 @@ impl<'a> Planner<'a> {
             order_by,
             limit,
         };
-        let stream = worker.copy_keys(&query).await?;
-        futures_util::pin_mut!(stream);
+        let types = |column: &str| n.column_types.iter().find(|(c, _)| c == column).map(|(_, t)| t.clone());
+        let scanned = self.read_scan(node, &mut worker, &query, &types, &mut on_row).await;
+        self.worker = Some(worker);
+        let rows = scanned?;
+        self.enforce_budget()?;
+        Ok(rows)
+    }
+
+    async fn read_scan<F>(
+        &mut self,
+        node: usize,
+        worker: &mut SourceWorker<'w>,
+        query: &KeyQuery<'_>,
+        types: &dyn Fn(&str) -> Option<String>,
+        on_row: &mut F,
+    ) -> anyhow::Result<u64>
+    where
+        F: FnMut(&mut Self, &[&[u8]]) -> anyhow::Result<()>,
+    {
+        let graph = self.graph;
+        let n = &graph.nodes[node];
+        let mut stream = worker.copy_keys(query, types).await?;
         let mut buffer: Vec<u8> = Vec::with_capacity(1 << 16);
         let mut rows = 0u64;
         while let Some(piece) = stream.next().await {
@@ -157,7 +179,6 @@ impl<'a> Planner<'a> {
             "the key scan of {} ended in the middle of a row",
             n.name
         );
-        self.enforce_budget()?;
         Ok(rows)
     }
 

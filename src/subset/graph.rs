@@ -44,6 +44,8 @@ pub struct Node {
     pub condition: Option<String>,
     /// Fields of this table's key scans; edges and the identity point into it.
     pub fields: Vec<KeyExpr>,
+    /// Each column's type: a MySQL key scan reads a column the way the dump does.
+    pub column_types: Vec<(String, String)>,
     pub identity_fields: Vec<usize>,
     /// Edges where this table is the referencing side, and where it is the referenced side.
     pub out_edges: Vec<usize>,
@@ -88,7 +90,7 @@ impl Graph {
     pub fn build(config: &Config, subset: &SubsetConfig, plan: &Plan) -> Result<Graph, ConfigError> {
         let tables: Vec<&Table> = plan.tables.iter().map(|t| &t.table).collect();
         let resolve = |key: &str| -> Vec<usize> {
-            let wanted = qualify(key);
+            let wanted = crate::plan::qualify(key, &plan.default_schema);
             tables
                 .iter()
                 .enumerate()
@@ -99,11 +101,20 @@ impl Graph {
                 .collect()
         };
         let unknown = |key: &str| {
-            let outside = plan.excluded.iter().any(|n| n.to_string() == qualify(key));
+            let outside = plan
+                .excluded
+                .iter()
+                .any(|n| n.to_string() == crate::plan::qualify(key, &plan.default_schema));
             if outside {
-                format!("table {} is outside `only`, so it has no rows to subset", qualify(key))
+                format!(
+                    "table {} is outside `only`, so it has no rows to subset",
+                    crate::plan::qualify(key, &plan.default_schema)
+                )
             } else {
-                format!("no table {} in the source", qualify(key))
+                format!(
+                    "no table {} in the source",
+                    crate::plan::qualify(key, &plan.default_schema)
+                )
             }
         };
 
@@ -162,6 +173,11 @@ impl Graph {
                     integer_key_type,
                     condition: conditions[i].clone(),
                     fields: Vec::new(),
+                    column_types: table
+                        .columns
+                        .iter()
+                        .map(|c| (c.name.clone(), c.type_name.clone()))
+                        .collect(),
                     identity_fields: Vec::new(),
                     out_edges: Vec::new(),
                     in_edges: Vec::new(),
@@ -243,7 +259,7 @@ impl Graph {
             if root.percent.is_none() && root.limit.is_none() && root.where_.is_none() {
                 return Err(at(format!(
                     "say which rows of {} to keep with `percent`, `limit` or `where`",
-                    qualify(&root.table)
+                    crate::plan::qualify(&root.table, &plan.default_schema)
                 )));
             }
             if let Some(p) = root.percent {
@@ -266,7 +282,7 @@ impl Graph {
                 let order_by = root.limit.map(|_| {
                     root.order_by
                         .clone()
-                        .unwrap_or_else(|| quoted_list(&nodes[t].identity_columns))
+                        .unwrap_or_else(|| quoted_list(plan, &nodes[t].identity_columns))
                 });
                 roots.push(Root {
                     node: t,
@@ -465,8 +481,7 @@ fn check_virtual(
             [] => Err(at(unknown(key))),
             [t] => Ok(*t),
             _ => Err(at(format!(
-                "{} is partitioned: name one partition per virtual foreign key",
-                qualify(key)
+                "{key} is partitioned: name one partition per virtual foreign key"
             ))),
         }
     };
@@ -538,16 +553,7 @@ fn field(fields: &mut Vec<KeyExpr>, expr: KeyExpr) -> usize {
     }
 }
 
-fn quoted_list(columns: &[String]) -> String {
-    let quoted: Vec<String> = columns.iter().map(|c| connectors::postgres::quote_ident(c)).collect();
+fn quoted_list(plan: &Plan, columns: &[String]) -> String {
+    let quoted: Vec<String> = columns.iter().map(|c| plan.quote(c)).collect();
     quoted.join(", ")
-}
-
-/// `users` means `public.users`, as everywhere in the config.
-fn qualify(key: &str) -> String {
-    if key.contains('.') {
-        key.to_string()
-    } else {
-        format!("public.{key}")
-    }
 }

@@ -10,7 +10,7 @@ mod keyset;
 
 use std::sync::Arc;
 
-use connectors::postgres::Snapshot;
+use crate::source::Source;
 
 use crate::config::{Config, Disconnected, SubsetConfig};
 use crate::dump::{ReasonCount, SubsetManifest, SubsetTableManifest};
@@ -32,14 +32,14 @@ pub struct Subset {
 impl Subset {
     /// Checks the `subset:` section against the plan, then chooses the rows inside the snapshot.
     /// `None` when the config has no subset: every row is dumped.
-    pub async fn choose(config: &Config, plan: &Plan, snapshot: &Snapshot) -> anyhow::Result<Option<Arc<Subset>>> {
+    pub async fn choose(config: &Config, plan: &Plan, source: &Source) -> anyhow::Result<Option<Arc<Subset>>> {
         let Some(subset) = &config.subset else {
             return Ok(None);
         };
         let graph = Graph::build(config, subset, plan)?;
-        let worker = snapshot.worker().await?;
+        let worker = source.worker().await?;
         let started = std::time::Instant::now();
-        let chosen = closure::choose(&graph, &worker, config.salt.as_deref().unwrap_or_default()).await?;
+        let chosen = closure::choose(&graph, worker, config.salt.as_deref().unwrap_or_default()).await?;
         tracing::info!(
             elapsed_ms = started.elapsed().as_millis() as u64,
             kept_rows = chosen.kept.iter().map(KeySet::len).sum::<u64>(),

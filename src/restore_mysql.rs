@@ -1,0 +1,286 @@
+//! `decoy dump restore` of a MySQL/MariaDB dump: tables without foreign keys, data in parallel with
+//! `LOAD DATA LOCAL INFILE` streamed from the chunks (verified as they go), then the foreign keys,
+//! which the server checks against the loaded rows. `--output` writes the same as a script of
+//! multi-row INSERTs that the `mysql` client loads.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use connectors::mysql::{self, text::FieldCodec, MyUrl};
+use connectors::postgres::copy_text::unescape;
+use connectors::ConnectorError;
+use futures_util::{StreamExt, TryStreamExt};
+use mysql_async::prelude::Queryable;
+
+use crate::datastore::Datastore;
+use crate::dump::{self, Manifest, TableManifest};
+use crate::progress::Progress;
+use crate::restore::{chunk_stream, Restored};
+
+/// Bytes of VALUES per INSERT statement in a script: well under the default max_allowed_packet.
+const INSERT_BYTES: usize = 1 << 20;
+
+pub async fn to_database(
+    store: Arc<dyn Datastore>,
+    manifest: &Manifest,
+    url: &MyUrl,
+    clean: bool,
+    workers: usize,
+) -> anyhow::Result<Restored> {
+    let mut conn = mysql::connect(url).await?;
+    let pre_data = manifest.read_script(store.as_ref(), &manifest.schema.pre_data)?;
+    let post_data = manifest.read_script(store.as_ref(), &manifest.schema.post_data)?;
+    if clean {
+        let script = manifest.read_script(store.as_ref(), &manifest.schema.clean)?;
+        mysql::run_script(&mut conn, "dropping what the dump contains (--clean)", &script).await?;
+    } else {
+        refuse_existing_tables(&mut conn, manifest, url).await?;
+    }
+    mysql::run_script(&mut conn, "creating the tables (schema/pre-data.sql)", &pre_data).await?;
+    let phase = std::time::Instant::now();
+
+    let mut order: Vec<&TableManifest> = manifest.tables.iter().filter(|t| !t.chunks.is_empty()).collect();
+    order.sort_by_key(|t| std::cmp::Reverse(t.raw_bytes));
+    let progress = Progress::new("restoring", order.len() as u64);
+    let rows: Vec<u64> = futures_util::stream::iter(order)
+        .map(|table| {
+            let store = store.clone();
+            let progress = progress.clone();
+            async move {
+                let rows = load_table(store, &manifest.name, table, url)
+                    .await
+                    .with_context(|| format!("restoring table {}.{} failed", table.schema, table.name))?;
+                progress.table_done(&table.schema, &table.name, rows);
+                anyhow::Ok(rows)
+            }
+        })
+        .buffer_unordered(workers)
+        .try_collect()
+        .await?;
+    progress.finish();
+    tracing::info!(seconds = phase.elapsed().as_secs_f64(), "data loaded");
+
+    // Foreign keys last, checked against the rows: a dangling reference fails the restore.
+    let phase = std::time::Instant::now();
+    let mut conn = mysql::connect(url).await?;
+    conn.query_drop("SET foreign_key_checks = 1")
+        .await
+        .map_err(|e| anyhow::anyhow!("preparing the foreign keys failed: {}", mysql::describe_error(&e)))?;
+    mysql::run_script(&mut conn, "adding the foreign keys (schema/post-data.sql)", &post_data).await?;
+    tracing::info!(seconds = phase.elapsed().as_secs_f64(), "foreign keys created");
+    Ok(Restored {
+        tables: manifest.tables.len(),
+        rows: rows.iter().sum(),
+    })
+}
+
+/// Restoring over existing tables would mix two datasets: ask for --clean instead.
+async fn refuse_existing_tables(conn: &mut mysql_async::Conn, manifest: &Manifest, url: &MyUrl) -> anyhow::Result<()> {
+    let existing: Vec<String> = conn
+        .exec(
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY 1",
+            (url.database(),),
+        )
+        .await
+        .map_err(|e| {
+            ConnectorError::Tool(format!(
+                "checking {url} for existing tables failed: {}",
+                mysql::describe_error(&e)
+            ))
+        })?;
+    let clashes: Vec<&String> = existing
+        .iter()
+        .filter(|name| manifest.tables.iter().any(|t| &t.name == *name))
+        .take(5)
+        .collect();
+    if !clashes.is_empty() {
+        let names: Vec<&str> = clashes.iter().map(|s| s.as_str()).collect();
+        bail!(crate::error::ConfigError::new(format!(
+            "{url} already has tables of this dump ({}); restore into an empty database, or pass --clean to drop and \
+             recreate everything the dump contains",
+            names.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// Each copied column with the codec its chunk field is in.
+fn codecs(table: &TableManifest) -> Vec<(String, FieldCodec)> {
+    table
+        .copied_columns
+        .iter()
+        .map(|name| {
+            let type_name = table
+                .columns
+                .iter()
+                .find(|c| &c.name == name)
+                .map_or("", |c| c.type_name.as_str());
+            (name.clone(), mysql::text::field_codec(type_name))
+        })
+        .collect()
+}
+
+async fn load_table(store: Arc<dyn Datastore>, dump: &str, table: &TableManifest, url: &MyUrl) -> anyhow::Result<u64> {
+    let mut conn = mysql::connect(url).await?;
+    let (stream, reader) = chunk_stream(store, dump, table);
+    let loaded = mysql::load_data(&mut conn, &table.name, &codecs(table), stream).await;
+    reader.await.context("the chunk reader thread panicked")?;
+    let rows = loaded?;
+    if rows != table.rows {
+        bail!(
+            "loaded {rows} rows into {} where the manifest says {}",
+            table.name,
+            table.rows
+        );
+    }
+    Ok(rows)
+}
+
+/// Writes a SQL script for the `mysql` client: tables, multi-row INSERTs, then foreign keys.
+pub fn to_script(store: &dyn Datastore, manifest: &Manifest, clean: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    writeln!(
+        out,
+        "-- decoy dump {} of database {} (MySQL/MariaDB {}), created {}\n-- Load with: mysql DATABASE < FILE\n\
+         SET NAMES utf8mb4;\nSET time_zone = '+00:00';\n\
+         SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO,STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION';\n\
+         SET FOREIGN_KEY_CHECKS = 0;\nSET UNIQUE_CHECKS = 0;\n",
+        manifest.name,
+        manifest.source.database.as_deref().unwrap_or("?"),
+        manifest.source.server_version,
+        manifest.created_at.to_rfc3339()
+    )?;
+    if clean {
+        out.write_all(manifest.read_script(store, &manifest.schema.clean)?.as_bytes())?;
+    }
+    out.write_all(manifest.read_script(store, &manifest.schema.pre_data)?.as_bytes())?;
+    for table in manifest.tables.iter().filter(|t| !t.chunks.is_empty()) {
+        let codecs = codecs(table);
+        let columns: Vec<String> = codecs.iter().map(|(c, _)| mysql::quote_ident(c)).collect();
+        let head = format!(
+            "INSERT INTO {} ({}) VALUES\n",
+            mysql::quote_ident(&table.name),
+            columns.join(", ")
+        );
+        let mut statement = Vec::with_capacity(INSERT_BYTES + 4096);
+        let mut carry = Vec::new();
+        let mut rows = 0usize;
+        let emit =
+            |line: &[u8], statement: &mut Vec<u8>, rows: &mut usize, out: &mut dyn Write| -> anyhow::Result<()> {
+                statement.extend_from_slice(if *rows == 0 { head.as_bytes() } else { b",\n" });
+                values_tuple(line, &codecs, statement).with_context(|| format!("table {}", table.name))?;
+                *rows += 1;
+                if statement.len() >= INSERT_BYTES {
+                    statement.extend_from_slice(b";\n");
+                    out.write_all(statement)?;
+                    statement.clear();
+                    *rows = 0;
+                }
+                Ok(())
+            };
+        for chunk in &table.chunks {
+            dump::read_chunk(store, &manifest.name, chunk, &mut |bytes: &[u8]| {
+                carry.extend_from_slice(bytes);
+                let Some(end) = carry.iter().rposition(|&b| b == b'\n') else {
+                    return Ok(());
+                };
+                for line in carry[..end].split(|&b| b == b'\n') {
+                    emit(line, &mut statement, &mut rows, out)?;
+                }
+                carry.drain(..=end);
+                Ok(())
+            })?;
+        }
+        if !carry.is_empty() {
+            bail!("the chunks of table {} end in the middle of a row", table.name);
+        }
+        if rows > 0 {
+            statement.extend_from_slice(b";\n");
+            out.write_all(&statement)?;
+        }
+    }
+    out.write_all(b"\nSET FOREIGN_KEY_CHECKS = 1;\n")?;
+    out.write_all(manifest.read_script(store, &manifest.schema.post_data)?.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
+/// One row of LOAD DATA text as a VALUES tuple: NULL, a quoted string, X'..' for binary columns, a
+/// number for BIT.
+fn values_tuple(line: &[u8], codecs: &[(String, FieldCodec)], out: &mut Vec<u8>) -> anyhow::Result<()> {
+    out.push(b'(');
+    let mut count = 0;
+    for (i, field) in line.split(|&b| b == b'\t').enumerate() {
+        let Some((_, codec)) = codecs.get(i) else {
+            bail!("a row has more fields than the {} columns", codecs.len());
+        };
+        count += 1;
+        if i > 0 {
+            out.push(b',');
+        }
+        let Some(value) = unescape(field) else {
+            out.extend_from_slice(b"NULL");
+            continue;
+        };
+        match codec {
+            FieldCodec::Hex => {
+                out.extend_from_slice(b"X'");
+                out.extend_from_slice(value.strip_prefix(b"\\x").unwrap_or(&value));
+                out.push(b'\'');
+            }
+            FieldCodec::BitNumber => out.extend_from_slice(&value),
+            FieldCodec::Plain => quote_string(&value, out),
+        }
+    }
+    if count != codecs.len() {
+        bail!("a row has {count} fields where the table has {} columns", codecs.len());
+    }
+    out.push(b')');
+    Ok(())
+}
+
+/// A MySQL string literal (the default SQL mode, where backslash escapes).
+fn quote_string(value: &[u8], out: &mut Vec<u8>) {
+    out.push(b'\'');
+    for &b in value {
+        match b {
+            b'\'' => out.extend_from_slice(b"\\'"),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            0 => out.extend_from_slice(b"\\0"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            0x1a => out.extend_from_slice(b"\\Z"),
+            _ => out.push(b),
+        }
+    }
+    out.push(b'\'');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_become_values_tuples_with_every_quoting_case() {
+        let codecs = vec![
+            ("id".to_string(), FieldCodec::Plain),
+            ("note".to_string(), FieldCodec::Plain),
+            ("data".to_string(), FieldCodec::Hex),
+            ("flags".to_string(), FieldCodec::BitNumber),
+            ("gone".to_string(), FieldCodec::Plain),
+        ];
+        let mut out = Vec::new();
+        values_tuple(
+            b"7\tit's a \\\\ \\t\\n\x00 \x1a\t\\\\xdeadBEEF\t5\t\\N",
+            &codecs,
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "('7','it\\'s a \\\\ \t\\n\\0 \\Z',X'deadBEEF',5,NULL)"
+        );
+        let err = values_tuple(b"1\t2", &codecs, &mut Vec::new()).unwrap_err().to_string();
+        assert!(err.contains("2 fields") && err.contains("5 columns"), "{err}");
+    }
+}

@@ -1,0 +1,210 @@
+//! The database a dump reads, whatever its engine: one consistent snapshot, its schema, and workers
+//! that stream rows and key scans as tab-separated text (PostgreSQL's COPY text or MySQL's LOAD DATA
+//! text; see [`Dialect`]).
+
+use bytes::Bytes;
+use connectors::mysql::{self, MyUrl};
+use connectors::postgres::{self, copy_text::Dialect, KeyQuery, PgUrl};
+use connectors::{ConnectorError, QualifiedName, Schema};
+use futures_util::stream::BoxStream;
+use futures_util::StreamExt;
+
+use crate::config::Config;
+use crate::error::ConfigError;
+
+/// A checked source URL.
+// One per run: boxing the larger variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone)]
+pub enum SourceUrl {
+    Postgres(PgUrl),
+    Mysql(MyUrl),
+}
+
+impl std::fmt::Display for SourceUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SourceUrl::Postgres(url) => write!(f, "{url}"),
+            SourceUrl::Mysql(url) => write!(f, "{url}"),
+        }
+    }
+}
+
+impl SourceUrl {
+    /// Parses a URL by its scheme; the error names what was wrong, never the password.
+    pub fn parse(url: &str) -> Result<SourceUrl, ConnectorError> {
+        match connectors::url::engine_of(url)? {
+            connectors::url::Engine::Postgres => PgUrl::parse(url).map(SourceUrl::Postgres),
+            connectors::url::Engine::Mysql => MyUrl::parse(url).map(SourceUrl::Mysql),
+        }
+    }
+
+    /// The source URL from the config, checked: `what` says which command needs it.
+    pub fn from_config(config: &Config, what: &str) -> Result<SourceUrl, ConfigError> {
+        let source = config.source.as_ref().ok_or_else(|| {
+            config.error_at(
+                &["source"],
+                format!("`source.url` is needed to {what} (postgres://user@host/db or mysql://user@host/db)"),
+            )
+        })?;
+        SourceUrl::parse(&source.url).map_err(|e| config.error_at(&["source", "url"], e.to_string()))
+    }
+}
+
+/// The source database inside one consistent snapshot.
+#[allow(clippy::large_enum_variant)]
+pub enum Source {
+    Postgres(postgres::Snapshot),
+    Mysql(mysql::Snapshot),
+}
+
+impl Source {
+    /// Opens the snapshot; `workers` is how many connections will read at once.
+    pub async fn open(url: &SourceUrl, workers: usize) -> Result<Source, ConnectorError> {
+        Ok(match url {
+            SourceUrl::Postgres(url) => Source::Postgres(postgres::Snapshot::export(url).await?),
+            SourceUrl::Mysql(url) => Source::Mysql(mysql::Snapshot::open(url, workers).await?),
+        })
+    }
+
+    /// The engine's name as the manifest records it.
+    pub fn engine(&self) -> &'static str {
+        match self {
+            Source::Postgres(_) => "postgresql",
+            Source::Mysql(_) => "mysql",
+        }
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Source::Postgres(_) => Dialect::Postgres,
+            Source::Mysql(_) => Dialect::Mysql,
+        }
+    }
+
+    pub fn server_version(&self) -> &str {
+        match self {
+            Source::Postgres(s) => s.server_version(),
+            Source::Mysql(s) => s.server_version(),
+        }
+    }
+
+    /// What the snapshot is known by in logs.
+    pub fn describe(&self) -> String {
+        match self {
+            Source::Postgres(s) => format!("snapshot {}", s.id()),
+            Source::Mysql(s) => format!("{} consistent-snapshot connection(s)", s.workers()),
+        }
+    }
+
+    pub fn database(&self) -> Option<String> {
+        match self {
+            Source::Postgres(s) => s.url().dbname().map(str::to_string),
+            Source::Mysql(s) => Some(s.url().database().to_string()),
+        }
+    }
+
+    /// The tables, columns and keys the snapshot sees.
+    pub async fn introspect(&self) -> Result<Schema, ConnectorError> {
+        match self {
+            Source::Postgres(s) => postgres::introspect(s.client()).await,
+            Source::Mysql(s) => {
+                let mut conn = mysql::connect(s.url()).await?;
+                let mut schema = mysql::introspect::introspect(&mut conn, s.url().database()).await?;
+                schema.default_schema = s.url().database().to_string();
+                Ok(schema)
+            }
+        }
+    }
+
+    /// Up to `limit` rows of `columns`, as text rows, for `decoy plan` and `decoy validate`.
+    pub async fn sample(
+        &self,
+        table: &QualifiedName,
+        columns: &[(&str, &str)],
+        limit: usize,
+    ) -> anyhow::Result<Vec<u8>> {
+        match self {
+            Source::Postgres(s) => {
+                let names: Vec<&str> = columns.iter().map(|(c, _)| *c).collect();
+                Ok(s.sample(table, &names, limit).await?)
+            }
+            Source::Mysql(_) => {
+                let mut worker = self.worker().await?;
+                let mut stream = worker.copy_out(table, columns, Some(limit)).await?;
+                let mut rows = Vec::new();
+                while let Some(piece) = stream.next().await {
+                    rows.extend_from_slice(&piece?);
+                }
+                Ok(rows)
+            }
+        }
+    }
+
+    /// A connection inside the snapshot.
+    pub async fn worker(&self) -> Result<SourceWorker<'_>, ConnectorError> {
+        Ok(match self {
+            Source::Postgres(s) => SourceWorker::Postgres(s.worker().await?),
+            Source::Mysql(s) => SourceWorker::Mysql(s.worker().await?),
+        })
+    }
+}
+
+pub type RowStream<'a> = BoxStream<'a, Result<Bytes, ConnectorError>>;
+
+/// One connection of the snapshot.
+pub enum SourceWorker<'a> {
+    Postgres(postgres::SnapshotWorker),
+    Mysql(mysql::Worker<'a>),
+}
+
+impl SourceWorker<'_> {
+    /// Streams `columns` (name, type) of a table as text rows; `limit` caps the rows.
+    pub async fn copy_out(
+        &mut self,
+        table: &QualifiedName,
+        columns: &[(&str, &str)],
+        limit: Option<usize>,
+    ) -> Result<RowStream<'_>, ConnectorError> {
+        Ok(match self {
+            SourceWorker::Postgres(w) => {
+                let names: Vec<&str> = columns.iter().map(|(c, _)| *c).collect();
+                w.copy_out(table, &names).await?.boxed()
+            }
+            SourceWorker::Mysql(w) => w.copy_out(table, columns, limit).await?.boxed(),
+        })
+    }
+
+    /// Streams only the rows whose integer `key_column` is one of `keys` (ascending).
+    pub async fn copy_out_with_keys(
+        &mut self,
+        table: &QualifiedName,
+        columns: &[(&str, &str)],
+        key_column: &str,
+        key_type: &str,
+        keys: &[i64],
+    ) -> Result<RowStream<'_>, ConnectorError> {
+        Ok(match self {
+            SourceWorker::Postgres(w) => {
+                let names: Vec<&str> = columns.iter().map(|(c, _)| *c).collect();
+                w.copy_out_with_keys(table, &names, key_column, key_type, keys)
+                    .await?
+                    .boxed()
+            }
+            SourceWorker::Mysql(w) => w.copy_out_with_keys(table, columns, key_column, keys).await?.boxed(),
+        })
+    }
+
+    /// Streams a key scan for the subset planner. `types` gives each column's type (MySQL reads
+    /// binary keys the way it dumps them).
+    pub async fn copy_keys(
+        &mut self,
+        query: &KeyQuery<'_>,
+        types: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<RowStream<'_>, ConnectorError> {
+        Ok(match self {
+            SourceWorker::Postgres(w) => w.copy_keys(query).await?.boxed(),
+            SourceWorker::Mysql(w) => w.copy_keys(query, types).await?.boxed(),
+        })
+    }
+}
