@@ -245,6 +245,28 @@ fn failures_are_clear_and_leave_nothing_half_restored() {
     assert!(err.contains("Customers"), "{err}");
     assert_eq!(target.count("SELECT COUNT(*) FROM Customers"), 0, "no half table");
 
+    // A source whose rows break a foreign key (MySQL lets FOREIGN_KEY_CHECKS=0 insert them): the
+    // restore adds the key and then fails, naming it and the table.
+    let orphans = MyDb::create("orphans");
+    orphans.sql(
+        "CREATE TABLE parent (id INT PRIMARY KEY);
+         CREATE TABLE child (id INT PRIMARY KEY, parent_id INT, CONSTRAINT fk_child_parent FOREIGN KEY (parent_id) REFERENCES parent (id));
+         INSERT INTO parent VALUES (1);
+         SET FOREIGN_KEY_CHECKS = 0;
+         INSERT INTO child VALUES (1, 1), (2, NULL), (3, 99);",
+    );
+    let orphan_ws = Workspace::new();
+    orphan_ws.config(&orphans.url(), "");
+    orphan_ws.ok(&["dump", "create", "--name", "o"]);
+    let target = MyDb::create("orphans_copy");
+    let out = orphan_ws.decoy(&["dump", "restore", "o", "--to", &target.url()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("1 row(s) of child") && err.contains("fk_child_parent"),
+        "{err}"
+    );
+
     // A wrong password never shows.
     ws.config("mysql://root:s3cret-pw@127.0.0.1:1/nowhere", "");
     let out = ws.decoy(&["dump", "create", "--name", "x"]);

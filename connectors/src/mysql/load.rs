@@ -79,3 +79,88 @@ where
     conn.query_drop("COMMIT").await.map_err(describe)?;
     Ok(rows)
 }
+
+/// A query that finds a row breaking one foreign key: a referencing row, all of whose key columns
+/// are set (MySQL checks no key with a NULL part), with no referenced row.
+#[derive(Debug, Clone)]
+pub struct ForeignKeyCheck {
+    pub table: String,
+    pub name: String,
+    pub referenced: String,
+    pub sql: String,
+}
+
+/// One check per foreign key of `database`, read from information_schema.
+pub async fn foreign_key_checks(conn: &mut Conn, database: &str) -> Result<Vec<ForeignKeyCheck>, ConnectorError> {
+    type Part = (String, String, String, String, String, String);
+    let parts: Vec<Part> = conn
+        .exec(
+            "SELECT TABLE_NAME, CONSTRAINT_NAME, COLUMN_NAME, REFERENCED_TABLE_SCHEMA, REFERENCED_TABLE_NAME, \
+             REFERENCED_COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE \
+             WHERE TABLE_SCHEMA = ? AND REFERENCED_TABLE_NAME IS NOT NULL \
+             ORDER BY TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION",
+            (database,),
+        )
+        .await
+        .map_err(|e| {
+            ConnectorError::Tool(format!(
+                "listing the foreign keys of {database} failed: {}",
+                describe_error(&e)
+            ))
+        })?;
+    let mut checks: Vec<(ForeignKeyCheck, Vec<(String, String)>)> = Vec::new();
+    for (table, name, column, ref_schema, ref_table, ref_column) in parts {
+        let same = checks.last().is_some_and(|(c, _)| c.table == table && c.name == name);
+        if !same {
+            let referenced = if ref_schema == database {
+                quote_ident(&ref_table)
+            } else {
+                format!("{}.{}", quote_ident(&ref_schema), quote_ident(&ref_table))
+            };
+            checks.push((
+                ForeignKeyCheck {
+                    table,
+                    name,
+                    referenced,
+                    sql: String::new(),
+                },
+                Vec::new(),
+            ));
+        }
+        checks.last_mut().expect("pushed above").1.push((column, ref_column));
+    }
+    Ok(checks
+        .into_iter()
+        .map(|(mut check, columns)| {
+            let set: Vec<String> = columns
+                .iter()
+                .map(|(c, _)| format!("c.{} IS NOT NULL", quote_ident(c)))
+                .collect();
+            let join: Vec<String> = columns
+                .iter()
+                .map(|(c, r)| format!("p.{} = c.{}", quote_ident(r), quote_ident(c)))
+                .collect();
+            check.sql = format!(
+                "SELECT COUNT(*) FROM {} c WHERE {} AND NOT EXISTS (SELECT 1 FROM {} p WHERE {})",
+                quote_ident(&check.table),
+                set.join(" AND "),
+                check.referenced,
+                join.join(" AND ")
+            );
+            check
+        })
+        .collect())
+}
+
+/// Rows breaking `check` (0 when the key holds).
+pub async fn dangling_rows(conn: &mut Conn, check: &ForeignKeyCheck) -> Result<u64, ConnectorError> {
+    let count: Option<u64> = conn.query_first(check.sql.as_str()).await.map_err(|e| {
+        ConnectorError::Tool(format!(
+            "checking foreign key {} of table {} failed: {}",
+            check.name,
+            check.table,
+            describe_error(&e)
+        ))
+    })?;
+    Ok(count.unwrap_or(0))
+}

@@ -9,5 +9,5 @@ mod snapshot;
 pub mod text;
 
 pub use connect::{connect, describe_error, quote_ident, MyUrl};
-pub use load::{load_data, run_script};
+pub use load::{dangling_rows, foreign_key_checks, load_data, run_script, ForeignKeyCheck};
 pub use snapshot::{Snapshot, Worker};
