@@ -22,6 +22,9 @@ mod units;
 
 use clap::Parser;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
