@@ -43,6 +43,16 @@ pub enum Command {
     Plan(PlanArgs),
     /// Run the rules on a few sampled rows and show each transformed value before and after.
     Validate(ValidateArgs),
+    /// Create an age key pair for `encryption.recipients`: the private key goes to FILE (as
+    /// `age-keygen` writes it), the public key to stdout.
+    Keygen(KeygenArgs),
+}
+
+#[derive(Args)]
+pub struct KeygenArgs {
+    /// Where to write the private key (created with mode 0600; never overwritten).
+    #[arg(long, short)]
+    pub output: PathBuf,
 }
 
 #[derive(Args)]
@@ -107,6 +117,9 @@ pub struct RestoreArgs {
     /// Tables loaded at once (default: dump.workers from the config).
     #[arg(long)]
     pub workers: Option<usize>,
+    /// age identity file (AGE-SECRET-KEY-1... lines) for a dump encrypted to public keys.
+    #[arg(long, env = "DECOY_IDENTITY")]
+    pub identity: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -116,6 +129,9 @@ pub struct VerifyArgs {
     /// Dump to verify: a name or `latest`.
     #[arg(default_value = "latest")]
     pub name: String,
+    /// age identity file (AGE-SECRET-KEY-1... lines) for a dump encrypted to public keys.
+    #[arg(long, env = "DECOY_IDENTITY")]
+    pub identity: Option<PathBuf>,
 }
 
 #[derive(Args)]

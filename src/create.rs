@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 
 use crate::cleanup::PartialDump;
 use crate::config::Config;
+use crate::crypto::{self, Sealer};
 use crate::datastore::Datastore;
 use crate::dump::{
     self, ChunkManifest, ChunkWriter, ColumnManifest, FileManifest, Manifest, SchemaManifest, SourceManifest,
@@ -59,14 +60,22 @@ pub async fn run(config: &Config, name: Option<String>) -> anyhow::Result<Manife
         "snapshot exported, plan ready"
     );
 
+    let sealer = Sealer::from_config(config.encryption.as_ref())?.map(Arc::new);
+
     // From here on, a failure or a signal removes what was written: no half dump is left to list.
     let partial = PartialDump::register(store.clone(), &name);
+    if let Some(sealer) = &sealer {
+        sealer
+            .store_key(store.as_ref(), &name)
+            .with_context(|| format!("writing the key of dump {name} failed"))?;
+    }
     let manifest = write_dump(
         config,
         &source,
         &url,
         &plan,
         subset.as_ref(),
+        sealer,
         store.clone(),
         &name,
         created_at,
@@ -84,6 +93,7 @@ async fn write_dump(
     url: &SourceUrl,
     plan: &Plan,
     subset: Option<&Arc<Subset>>,
+    sealer: Option<Arc<Sealer>>,
     store: Arc<dyn Datastore>,
     name: &str,
     created_at: chrono::DateTime<Utc>,
@@ -105,7 +115,12 @@ async fn write_dump(
     let mut order: Vec<(usize, &TablePlan)> = plan.tables.iter().enumerate().collect();
     order.sort_by_key(|(_, t)| std::cmp::Reverse(t.table.estimated_bytes));
     let progress = Progress::new("dumping", order.iter().filter(|(_, t)| !t.skipped).count() as u64);
-    let settings = &config.dump;
+    let chunks = ChunkSettings {
+        size: config.dump.chunk_size,
+        level: config.dump.compression_level,
+        sealer: sealer.clone(),
+    };
+    let chunks = &chunks;
     let tables = futures_util::stream::iter(order)
         .map(|(index, table)| {
             let store = store.clone();
@@ -113,24 +128,16 @@ async fn write_dump(
             let copied: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
             let filter = subset.map_or(RowFilter::All, |s| s.filter(index, &copied));
             async move {
-                let (manifest, read) = dump_table(
-                    source,
-                    store,
-                    name,
-                    table,
-                    filter,
-                    settings.chunk_size,
-                    settings.compression_level,
-                )
-                .await
-                .with_context(|| format!("dumping table {} failed", table.table.name))?;
+                let (manifest, read) = dump_table(source, store, name, table, filter, chunks)
+                    .await
+                    .with_context(|| format!("dumping table {} failed", table.table.name))?;
                 if !manifest.skipped {
                     progress.table_done(&manifest.schema, &manifest.name, manifest.rows);
                 }
                 anyhow::Ok((index, manifest, read))
             }
         })
-        .buffer_unordered(settings.workers)
+        .buffer_unordered(config.dump.workers)
         .try_collect::<Vec<_>>();
     let (scripts, mut dumped) = tokio::try_join!(schema_scripts, tables)?;
     progress.finish();
@@ -143,9 +150,27 @@ async fn write_dump(
     tables.sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
 
     let schema = SchemaManifest {
-        pre_data: write_script(store.as_ref(), name, "schema/pre-data.sql", &scripts.pre_data)?,
-        post_data: write_script(store.as_ref(), name, "schema/post-data.sql", &scripts.post_data)?,
-        clean: write_script(store.as_ref(), name, "schema/clean.sql", &scripts.clean)?,
+        pre_data: write_script(
+            store.as_ref(),
+            sealer.as_deref(),
+            name,
+            "schema/pre-data.sql",
+            &scripts.pre_data,
+        )?,
+        post_data: write_script(
+            store.as_ref(),
+            sealer.as_deref(),
+            name,
+            "schema/post-data.sql",
+            &scripts.post_data,
+        )?,
+        clean: write_script(
+            store.as_ref(),
+            sealer.as_deref(),
+            name,
+            "schema/clean.sql",
+            &scripts.clean,
+        )?,
         sequences,
     };
     let totals = Totals {
@@ -172,11 +197,18 @@ async fn write_dump(
         },
         schema,
         tables,
-        encryption: None,
+        encryption: sealer.as_ref().map(|s| s.manifest().clone()),
         totals,
         subset,
+        opener: None,
     };
     let json = serde_json::to_vec_pretty(&manifest)?;
+    // The encrypted copy first: the plain manifest is the commit point.
+    if let Some(sealer) = &sealer {
+        store
+            .write_all(&format!("{name}/{}", crypto::MANIFEST_COPY), &sealer.seal_all(&json)?)
+            .with_context(|| format!("writing the manifest of dump {name} failed"))?;
+    }
     store
         .write_all(&format!("{name}/{}", dump::MANIFEST), &json)
         .with_context(|| format!("writing the manifest of dump {name} failed"))?;
@@ -215,16 +247,36 @@ async fn schema_scripts(source: &Source, url: &SourceUrl, plan: &Plan) -> anyhow
     }
 }
 
-fn write_script(store: &dyn Datastore, dump: &str, path: &str, text: &str) -> anyhow::Result<FileManifest> {
+/// Stores a schema script (encrypted as `<path>.age` with a sealer); the manifest entry records
+/// the stored bytes' size and checksum.
+fn write_script(
+    store: &dyn Datastore,
+    sealer: Option<&Sealer>,
+    dump: &str,
+    path: &str,
+    text: &str,
+) -> anyhow::Result<FileManifest> {
     use sha2::Digest;
+    let (path, bytes) = match sealer {
+        Some(sealer) => (format!("{path}.age"), sealer.seal_all(text.as_bytes())?),
+        None => (path.to_string(), text.as_bytes().to_vec()),
+    };
     store
-        .write_all(&format!("{dump}/{path}"), text.as_bytes())
+        .write_all(&format!("{dump}/{path}"), &bytes)
         .with_context(|| format!("writing {path} of dump {dump} failed"))?;
     Ok(FileManifest {
-        path: path.to_string(),
-        bytes: text.len() as u64,
-        sha256: hex::encode(sha2::Sha256::digest(text.as_bytes())),
+        bytes: bytes.len() as u64,
+        sha256: hex::encode(sha2::Sha256::digest(&bytes)),
+        path,
     })
+}
+
+/// How tables are cut into chunks.
+struct ChunkSettings {
+    /// Uncompressed bytes per chunk.
+    size: u64,
+    level: i32,
+    sealer: Option<Arc<Sealer>>,
 }
 
 async fn dump_table(
@@ -233,8 +285,7 @@ async fn dump_table(
     dump: &str,
     plan: &TablePlan,
     filter: RowFilter,
-    chunk_size: u64,
-    level: i32,
+    chunks: &ChunkSettings,
 ) -> anyhow::Result<(TableManifest, u64)> {
     let table = &plan.table;
     let mut manifest = TableManifest {
@@ -285,6 +336,7 @@ async fn dump_table(
         let dump = dump.to_string();
         let name = table.name.clone();
         let filter = filter.clone();
+        let (size, level, sealer) = (chunks.size, chunks.level, chunks.sealer.clone());
         tokio::task::spawn_blocking(move || {
             write_chunks(
                 rx,
@@ -294,8 +346,7 @@ async fn dump_table(
                 &dump,
                 &name,
                 format,
-                chunk_size,
-                level,
+                ChunkSettings { size, level, sealer },
             )
         })
     };
@@ -369,7 +420,7 @@ where
 
 /// Runs on a blocking thread: splits batches into rows, drops the rows a subset leaves out, rewrites
 /// transformed fields, and rolls over to a new chunk at a row boundary once the current one holds
-/// `chunk_size` bytes. Returns the chunks and the number of rows read from the source.
+/// `settings.size` bytes. Returns the chunks and the number of rows read from the source.
 #[allow(clippy::too_many_arguments)]
 fn write_chunks(
     mut rx: mpsc::Receiver<Bytes>,
@@ -379,8 +430,7 @@ fn write_chunks(
     dump: &str,
     table: &connectors::QualifiedName,
     format: &str,
-    chunk_size: u64,
-    level: i32,
+    settings: ChunkSettings,
 ) -> anyhow::Result<(Vec<ChunkManifest>, u64)> {
     let mut chunks = Vec::new();
     let mut read: u64 = 0;
@@ -449,10 +499,13 @@ fn write_chunks(
         }
         if current.is_none() {
             let index = chunks.len();
-            let key = dump::chunk_key(dump, table, index, format);
+            let mut key = dump::chunk_key(dump, table, index, format);
+            if settings.sealer.is_some() {
+                key.push_str(".age");
+            }
             let path = key[dump.len() + 1..].to_string();
             current = Some(
-                ChunkWriter::create(store, &key, path, level)
+                ChunkWriter::create(store, &key, path, settings.level, settings.sealer.as_deref())
                     .with_context(|| format!("cannot create chunk {key} in {}", store.describe()))?,
             );
         }
@@ -460,7 +513,7 @@ fn write_chunks(
         writer
             .write_rows(data, rows)
             .with_context(|| format!("writing chunk {} of dump {dump} failed", writer.path()))?;
-        if writer.raw_bytes() >= chunk_size {
+        if writer.raw_bytes() >= settings.size {
             let finished = current.take().expect("a chunk is open");
             chunks.push(finished.finish()?);
         }

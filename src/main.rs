@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod config;
 mod create;
+mod crypto;
 mod datastore;
 mod dump;
 mod error;

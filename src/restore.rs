@@ -51,7 +51,7 @@ pub async fn to_database(
             let store = store.clone();
             let progress = progress.clone();
             async move {
-                let rows = load_table(store, &manifest.name, table, url)
+                let rows = load_table(store, manifest, table, url)
                     .await
                     .with_context(|| format!("restoring table {}.{} failed", table.schema, table.name))?;
                 progress.table_done(&table.schema, &table.name, rows);
@@ -108,14 +108,19 @@ async fn refuse_existing_tables(
     Ok(())
 }
 
-async fn load_table(store: Arc<dyn Datastore>, dump: &str, table: &TableManifest, url: &PgUrl) -> anyhow::Result<u64> {
+async fn load_table(
+    store: Arc<dyn Datastore>,
+    manifest: &Manifest,
+    table: &TableManifest,
+    url: &PgUrl,
+) -> anyhow::Result<u64> {
     let client = postgres::connect(url).await?;
     // A test database does not need every commit flushed before the next row arrives.
     client
         .batch_execute("SET synchronous_commit TO off")
         .await
         .map_err(ConnectorError::query("preparing a restore connection"))?;
-    let (stream, reader) = chunk_stream(store, dump, table);
+    let (stream, reader) = chunk_stream(store, manifest, table);
     let name = Manifest::table_name(table);
     let loaded = postgres::copy_in(&client, &name, &table.copied_columns, stream).await;
     reader.await.context("the chunk reader thread panicked")?;
@@ -131,7 +136,7 @@ async fn load_table(store: Arc<dyn Datastore>, dump: &str, table: &TableManifest
 /// is abandoned and its rows rolled back. Await the handle once the stream is done.
 pub fn chunk_stream(
     store: Arc<dyn Datastore>,
-    dump: &str,
+    manifest: &Manifest,
     table: &TableManifest,
 ) -> (
     impl futures_util::Stream<Item = Result<Bytes, ConnectorError>> + Send + 'static,
@@ -139,14 +144,21 @@ pub fn chunk_stream(
 ) {
     let (tx, rx) = mpsc::channel::<Result<Bytes, ConnectorError>>(4);
     let reader = {
-        let dump = dump.to_string();
+        let dump = manifest.name.clone();
+        let opener = manifest.opener.clone();
         let chunks = table.chunks.clone();
         tokio::task::spawn_blocking(move || {
             for chunk in &chunks {
-                let result = dump::read_chunk(store.as_ref(), &dump, chunk, &mut |bytes: &[u8]| {
-                    tx.blocking_send(Ok(Bytes::copy_from_slice(bytes)))
-                        .map_err(|_| anyhow::anyhow!("load stopped"))
-                });
+                let result = dump::read_chunk(
+                    store.as_ref(),
+                    &dump,
+                    chunk,
+                    opener.as_deref(),
+                    &mut |bytes: &[u8]| {
+                        tx.blocking_send(Ok(Bytes::copy_from_slice(bytes)))
+                            .map_err(|_| anyhow::anyhow!("load stopped"))
+                    },
+                );
                 if let Err(e) = result {
                     let _ = tx.blocking_send(Err(ConnectorError::Tool(e.to_string())));
                     return;
@@ -181,9 +193,13 @@ pub fn to_script(store: &dyn Datastore, manifest: &Manifest, clean: bool, out: &
             columns.join(", ")
         )?;
         for chunk in &table.chunks {
-            dump::read_chunk(store, &manifest.name, chunk, &mut |bytes: &[u8]| {
-                Ok(out.write_all(bytes)?)
-            })?;
+            dump::read_chunk(
+                store,
+                &manifest.name,
+                chunk,
+                manifest.opener(),
+                &mut |bytes: &[u8]| Ok(out.write_all(bytes)?),
+            )?;
         }
         writeln!(out, "\\.")?;
     }

@@ -48,7 +48,7 @@ pub async fn to_database(
             let store = store.clone();
             let progress = progress.clone();
             async move {
-                let rows = load_table(store, &manifest.name, table, url)
+                let rows = load_table(store, manifest, table, url)
                     .await
                     .with_context(|| format!("restoring table {}.{} failed", table.schema, table.name))?;
                 progress.table_done(&table.schema, &table.name, rows);
@@ -158,9 +158,14 @@ fn codecs(table: &TableManifest) -> Vec<(String, FieldCodec)> {
         .collect()
 }
 
-async fn load_table(store: Arc<dyn Datastore>, dump: &str, table: &TableManifest, url: &MyUrl) -> anyhow::Result<u64> {
+async fn load_table(
+    store: Arc<dyn Datastore>,
+    manifest: &Manifest,
+    table: &TableManifest,
+    url: &MyUrl,
+) -> anyhow::Result<u64> {
     let mut conn = mysql::connect(url).await?;
-    let (stream, reader) = chunk_stream(store, dump, table);
+    let (stream, reader) = chunk_stream(store, manifest, table);
     let loaded = mysql::load_data(&mut conn, &table.name, &codecs(table), stream).await;
     reader.await.context("the chunk reader thread panicked")?;
     let rows = loaded?;
@@ -216,17 +221,23 @@ pub fn to_script(store: &dyn Datastore, manifest: &Manifest, clean: bool, out: &
                 Ok(())
             };
         for chunk in &table.chunks {
-            dump::read_chunk(store, &manifest.name, chunk, &mut |bytes: &[u8]| {
-                carry.extend_from_slice(bytes);
-                let Some(end) = carry.iter().rposition(|&b| b == b'\n') else {
-                    return Ok(());
-                };
-                for line in carry[..end].split(|&b| b == b'\n') {
-                    emit(line, &mut statement, &mut rows, out)?;
-                }
-                carry.drain(..=end);
-                Ok(())
-            })?;
+            dump::read_chunk(
+                store,
+                &manifest.name,
+                chunk,
+                manifest.opener(),
+                &mut |bytes: &[u8]| {
+                    carry.extend_from_slice(bytes);
+                    let Some(end) = carry.iter().rposition(|&b| b == b'\n') else {
+                        return Ok(());
+                    };
+                    for line in carry[..end].split(|&b| b == b'\n') {
+                        emit(line, &mut statement, &mut rows, out)?;
+                    }
+                    carry.drain(..=end);
+                    Ok(())
+                },
+            )?;
         }
         if !carry.is_empty() {
             bail!("the chunks of table {} end in the middle of a row", table.name);

@@ -14,7 +14,11 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
     let config = Config::load_for_dumps(&args.config.config)?;
     let store: Arc<dyn Datastore> = Arc::from(crate::datastore::open(&config.datastore)?);
     let name = dump::resolve(store.as_ref(), &args.name)?;
-    let manifest = Manifest::load(store.as_ref(), &name)?;
+    let mut manifest = Manifest::load(store.as_ref(), &name)?;
+    manifest.unlock(
+        store.as_ref(),
+        &crate::crypto::Keys::new(&config, args.identity.clone()),
+    )?;
     let started = Instant::now();
 
     if let Some(output) = args.output {

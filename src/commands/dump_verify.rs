@@ -10,7 +10,8 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<()> {
     let config = Config::load_for_dumps(&args.config.config)?;
     let store: Arc<dyn Datastore> = Arc::from(crate::datastore::open(&config.datastore)?);
     let name = dump::resolve(store.as_ref(), &args.name)?;
-    let manifest = Manifest::load(store.as_ref(), &name)?;
+    let mut manifest = Manifest::load(store.as_ref(), &name)?;
+    manifest.unlock(store.as_ref(), &crate::crypto::Keys::new(&config, args.identity))?;
     let (problems, chunks, rows) = tokio::task::spawn_blocking(move || verify(store.as_ref(), &manifest)).await?;
     if problems.is_empty() {
         println!("dump {name} is intact: {chunks} chunks, {rows} rows, schema scripts checked");
@@ -37,7 +38,7 @@ fn verify(store: &dyn Datastore, manifest: &Manifest) -> (Vec<String>, usize, u6
     let (mut chunks, mut rows) = (0, 0);
     for table in &manifest.tables {
         for chunk in &table.chunks {
-            match dump::read_chunk(store, &manifest.name, chunk, &mut |_: &[u8]| Ok(())) {
+            match dump::read_chunk(store, &manifest.name, chunk, manifest.opener(), &mut |_: &[u8]| Ok(())) {
                 Ok(()) => {
                     chunks += 1;
                     rows += chunk.rows;

@@ -5,6 +5,7 @@ mod dump_delete;
 mod dump_list;
 mod dump_restore;
 mod dump_verify;
+mod keygen;
 mod plan;
 mod transformer_list;
 mod validate;
@@ -21,5 +22,6 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Transformer(TransformerCommand::List { json }) => transformer_list::run(json),
         Command::Plan(args) => plan::run(args).await,
         Command::Validate(args) => validate::run(args).await,
+        Command::Keygen(args) => keygen::run(args),
     }
 }

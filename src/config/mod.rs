@@ -44,6 +44,9 @@ pub struct Config {
     /// Keep only some rows, with every foreign key still resolving.
     #[serde(default)]
     pub subset: Option<SubsetConfig>,
+    /// Encrypt every chunk and script of a dump (age format).
+    #[serde(default)]
+    pub encryption: Option<EncryptionConfig>,
     /// The config file's text and path, for locating keys in later errors.
     #[serde(skip)]
     pub origin: Origin,
@@ -53,6 +56,25 @@ pub struct Config {
 pub struct Origin {
     pub path: PathBuf,
     pub text: String,
+}
+
+/// `encryption:`: a passphrase, or the age public keys of those who may restore.
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct EncryptionConfig {
+    pub passphrase: Option<String>,
+    #[serde(default)]
+    pub recipients: Vec<String>,
+}
+
+// Never print the passphrase.
+impl std::fmt::Debug for EncryptionConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EncryptionConfig")
+            .field("passphrase", &self.passphrase.as_ref().map(|_| "***"))
+            .field("recipients", &self.recipients)
+            .finish()
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -133,7 +155,7 @@ impl Config {
             &Self::read(path)?,
             path,
             |name| std::env::var(name).ok(),
-            &["source", "salt"],
+            &["source", "salt", "encryption"],
         )
     }
 
@@ -202,6 +224,8 @@ impl Config {
             // serde quotes the offending value; for a secret that would print it.
             let message = if keys.first() == Some(&"salt") {
                 "must be a text value (quote it, e.g. salt: \"${DECOY_SALT}\")".to_string()
+            } else if keys.first() == Some(&"encryption") && keys.get(1) == Some(&"passphrase") {
+                "must be a text value (quote it, e.g. passphrase: \"${DECOY_PASSPHRASE}\")".to_string()
             } else {
                 e.inner().to_string()
             };
@@ -225,6 +249,30 @@ impl Config {
                 &["dump", "workers"],
                 "must be at least 1".into(),
             ));
+        }
+        if let Some(encryption) = &config.encryption {
+            let at = |message: &str| ConfigError::at(&file, text, &["encryption"], message.into());
+            match (&encryption.passphrase, encryption.recipients.is_empty()) {
+                (Some(_), false) => {
+                    return Err(at(
+                        "give either `passphrase` or `recipients`, not both (recipients: only holders of a private \
+                         key can restore)",
+                    ))
+                }
+                (None, true) => return Err(at(
+                    "give `passphrase: ${DECOY_PASSPHRASE}` or `recipients: [age1...]` (public keys from age-keygen)",
+                )),
+                (Some(p), _) if p.is_empty() => return Err(at("`passphrase` is empty")),
+                _ => {}
+            }
+            if let Err(e) = crate::crypto::parse_recipients(&encryption.recipients) {
+                return Err(ConfigError::at(
+                    &file,
+                    text,
+                    &["encryption", "recipients"],
+                    e.to_string(),
+                ));
+            }
         }
         if !(1..=22).contains(&config.dump.compression_level) {
             return Err(ConfigError::at(

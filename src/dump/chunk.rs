@@ -6,6 +6,7 @@ use std::io::{self, Read, Write};
 use sha2::{Digest, Sha256};
 
 use super::manifest::ChunkManifest;
+use crate::crypto::{Opener, Sealer};
 use crate::datastore::{Datastore, ObjectWriter};
 
 /// Counts and hashes what passes through to the object.
@@ -27,25 +28,67 @@ impl<W: Write> Write for Hashing<W> {
     }
 }
 
+type Object = Hashing<Box<dyn ObjectWriter>>;
+
+/// Where compressed bytes go: straight to the object, or through age encryption first.
+enum Sink {
+    Plain(Object),
+    Sealed(age::stream::StreamWriter<Object>),
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Sink::Plain(w) => w.write(buf),
+            Sink::Sealed(w) => w.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Sink::Plain(w) => w.flush(),
+            Sink::Sealed(w) => w.flush(),
+        }
+    }
+}
+
+impl Sink {
+    /// Ends the age file (its last, authenticated block) and gives the object back.
+    fn finish(self) -> io::Result<Object> {
+        match self {
+            Sink::Plain(w) => Ok(w),
+            Sink::Sealed(w) => w.finish(),
+        }
+    }
+}
+
 /// Writes one chunk: complete rows in, a committed, checksummed object out.
 pub struct ChunkWriter {
-    encoder: zstd::stream::write::Encoder<'static, Hashing<Box<dyn ObjectWriter>>>,
+    encoder: zstd::stream::write::Encoder<'static, Sink>,
     path: String,
     rows: u64,
     raw_bytes: u64,
 }
 
 impl ChunkWriter {
-    pub fn create(store: &dyn Datastore, key: &str, path_in_dump: String, level: i32) -> io::Result<Self> {
-        let object = store.create(key)?;
-        let encoder = zstd::stream::write::Encoder::new(
-            Hashing {
-                inner: object,
-                hasher: Sha256::new(),
-                bytes: 0,
-            },
-            level,
-        )?;
+    /// Starts chunk `key`; with a sealer, the compressed bytes are encrypted (the key should then
+    /// end in `.age`).
+    pub fn create(
+        store: &dyn Datastore,
+        key: &str,
+        path_in_dump: String,
+        level: i32,
+        sealer: Option<&Sealer>,
+    ) -> io::Result<Self> {
+        let object = Hashing {
+            inner: store.create(key)?,
+            hasher: Sha256::new(),
+            bytes: 0,
+        };
+        let sink = match sealer {
+            Some(sealer) => Sink::Sealed(sealer.seal(object)?),
+            None => Sink::Plain(object),
+        };
+        let encoder = zstd::stream::write::Encoder::new(sink, level)?;
         Ok(ChunkWriter {
             encoder,
             path: path_in_dump,
@@ -76,7 +119,7 @@ impl ChunkWriter {
         let path = self.path;
         let (rows, raw_bytes) = (self.rows, self.raw_bytes);
         let finished = (|| -> io::Result<(String, u64)> {
-            let hashing = self.encoder.finish()?;
+            let hashing = self.encoder.finish()?.finish()?;
             let sha256 = hex::encode(hashing.hasher.finalize());
             let stored_bytes = hashing.bytes;
             hashing.inner.commit()?;
@@ -111,6 +154,7 @@ pub fn read_chunk(
     store: &dyn Datastore,
     dump: &str,
     chunk: &ChunkManifest,
+    opener: Option<&Opener>,
     sink: &mut dyn ChunkSink,
 ) -> anyhow::Result<()> {
     let key = format!("{dump}/{}", chunk.path);
@@ -125,7 +169,11 @@ pub fn read_chunk(
     let mut rows = 0u64;
     let mut raw = 0u64;
     let decoded = (|| -> anyhow::Result<()> {
-        let mut decoder = zstd::stream::read::Decoder::new(&mut hashed)?;
+        let input: Box<dyn Read + '_> = match opener {
+            Some(opener) => opener.open(&mut hashed, &format!("chunk {key}"))?,
+            None => Box::new(&mut hashed),
+        };
+        let mut decoder = zstd::stream::read::Decoder::new(input)?;
         let mut buf = vec![0u8; 256 * 1024];
         loop {
             let n = decoder.read(&mut buf)?;
@@ -136,10 +184,12 @@ pub fn read_chunk(
             raw += n as u64;
             sink.data(&buf[..n])?;
         }
-        // Drain anything after the zstd frame so the checksum covers the whole object.
+        // Drain anything after the zstd frame so the checksum covers the whole object (and age
+        // checks its final block).
         io::copy(&mut decoder.finish(), &mut io::sink())?;
         Ok(())
     })();
+    let _ = io::copy(&mut hashed, &mut io::sink());
     let digest = hex::encode(hashed.hasher.finalize());
     if hashed.bytes != chunk.stored_bytes || digest != chunk.sha256 {
         anyhow::bail!(
@@ -182,8 +232,14 @@ mod tests {
     use crate::datastore::LocalDatastore;
 
     fn write_chunk(store: &dyn Datastore) -> ChunkManifest {
-        let mut writer =
-            ChunkWriter::create(store, "d/data/t/000000.copy.zst", "data/t/000000.copy.zst".into(), 3).unwrap();
+        let mut writer = ChunkWriter::create(
+            store,
+            "d/data/t/000000.copy.zst",
+            "data/t/000000.copy.zst".into(),
+            3,
+            None,
+        )
+        .unwrap();
         writer.write_rows(b"1\tone\n2\ttwo\n", 2).unwrap();
         writer.write_rows(b"3\t\\N\n", 1).unwrap();
         writer.finish().unwrap()
@@ -196,7 +252,7 @@ mod tests {
         let chunk = write_chunk(&store);
         assert_eq!((chunk.rows, chunk.raw_bytes), (3, 17));
         let mut out = Vec::new();
-        read_chunk(&store, "d", &chunk, &mut |b: &[u8]| {
+        read_chunk(&store, "d", &chunk, None, &mut |b: &[u8]| {
             out.extend_from_slice(b);
             Ok(())
         })
@@ -214,7 +270,7 @@ mod tests {
         let last = bytes.len() - 2;
         bytes[last] ^= 0x55;
         std::fs::write(&path, bytes).unwrap();
-        let err = read_chunk(&store, "d", &chunk, &mut |_: &[u8]| Ok(()))
+        let err = read_chunk(&store, "d", &chunk, None, &mut |_: &[u8]| Ok(()))
             .unwrap_err()
             .to_string();
         assert!(

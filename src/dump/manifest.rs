@@ -20,12 +20,15 @@ pub struct Manifest {
     pub source: SourceManifest,
     pub schema: SchemaManifest,
     pub tables: Vec<TableManifest>,
-    /// Chunks are plain zstd: an encryption section is added by the release that adds encryption.
-    pub encryption: Option<serde_json::Value>,
+    /// How chunks and scripts are encrypted; absent when they are plain zstd and SQL.
+    pub encryption: Option<crate::crypto::EncryptionManifest>,
     pub totals: Totals,
     /// Present when only a subset of the rows was dumped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subset: Option<SubsetManifest>,
+    /// Decrypts the dump's files once [`Manifest::unlock`] has checked the keys.
+    #[serde(skip)]
+    pub opener: Option<std::sync::Arc<crate::crypto::Opener>>,
 }
 
 /// The subset's configuration and, per table, how many rows it kept and why.
@@ -157,6 +160,43 @@ impl Manifest {
         Manifest::parse(&bytes, name)
     }
 
+    /// For an encrypted dump: opens it with `keys` and proves the manifest is the one the dump's
+    /// writer sealed (its encrypted copy must decrypt to the same bytes). A plain dump needs nothing.
+    pub fn unlock(
+        &mut self,
+        store: &dyn crate::datastore::Datastore,
+        keys: &crate::crypto::Keys,
+    ) -> anyhow::Result<()> {
+        let Some(encryption) = &self.encryption else {
+            return Ok(());
+        };
+        let opener = crate::crypto::Opener::for_dump(store, &self.name, encryption, keys)?;
+        let plain = store
+            .read_all(&format!("{}/{}", self.name, super::MANIFEST))
+            .map_err(|e| anyhow::anyhow!("cannot read the manifest of dump `{}`: {e}", self.name))?;
+        let copy_key = format!("{}/{}", self.name, crate::crypto::MANIFEST_COPY);
+        let sealed = store.read_all(&copy_key).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot read {copy_key} ({e}): an encrypted dump's manifest cannot be authenticated without it"
+            )
+        })?;
+        let copy = opener.open_all(&sealed, &copy_key)?;
+        if copy != plain {
+            anyhow::bail!(
+                "the manifest of dump `{}` was changed after the dump was written (it differs from its encrypted \
+                 copy): do not trust this dump",
+                self.name
+            );
+        }
+        self.opener = Some(opener);
+        Ok(())
+    }
+
+    /// The decrypter of an unlocked, encrypted dump.
+    pub fn opener(&self) -> Option<&crate::crypto::Opener> {
+        self.opener.as_deref()
+    }
+
     /// Reads one of the dump's schema scripts and checks it against its checksum.
     pub fn read_script(&self, store: &dyn crate::datastore::Datastore, file: &FileManifest) -> anyhow::Result<String> {
         use sha2::Digest;
@@ -167,6 +207,11 @@ impl Manifest {
         if hex::encode(sha2::Sha256::digest(&bytes)) != file.sha256 {
             anyhow::bail!("{key} is corrupted: its checksum does not match the manifest");
         }
+        let bytes = match (&self.encryption, self.opener()) {
+            (None, _) => bytes,
+            (Some(_), Some(opener)) => opener.open_all(&bytes, &key)?,
+            (Some(_), None) => anyhow::bail!("dump `{}` is encrypted and was not unlocked", self.name),
+        };
         String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{key} is not UTF-8"))
     }
 
