@@ -40,28 +40,10 @@ pub async fn to_database(
     postgres::run_script(&client, "creating the schema (schema/pre-data.sql)", &pre_data).await?;
     let phase = std::time::Instant::now();
 
-    let progress = Progress::new(
-        "restoring",
-        manifest.tables.iter().filter(|t| !t.chunks.is_empty()).count() as u64,
-    );
-    let mut order: Vec<&TableManifest> = manifest.tables.iter().filter(|t| !t.chunks.is_empty()).collect();
-    order.sort_by_key(|t| std::cmp::Reverse(t.raw_bytes));
-    let rows: Vec<u64> = futures_util::stream::iter(order)
-        .map(|table| {
-            let store = store.clone();
-            let progress = progress.clone();
-            async move {
-                let rows = load_table(store, manifest, table, url)
-                    .await
-                    .with_context(|| format!("restoring table {}.{} failed", table.schema, table.name))?;
-                progress.table_done(&table.schema, &table.name, rows);
-                anyhow::Ok(rows)
-            }
-        })
-        .buffer_unordered(workers)
-        .try_collect()
-        .await?;
-    progress.finish();
+    let rows = load_tables(manifest, workers, |table| {
+        load_table(store.clone(), manifest, table, url)
+    })
+    .await?;
     tracing::info!(seconds = phase.elapsed().as_secs_f64(), "data loaded");
     let phase = std::time::Instant::now();
 
@@ -76,8 +58,37 @@ pub async fn to_database(
     postgres::set_sequences(&client, &manifest.schema.sequences).await?;
     Ok(Restored {
         tables: manifest.tables.len(),
-        rows: rows.iter().sum(),
+        rows,
     })
+}
+
+/// Loads every table that has rows with `load`, largest first so the longest load starts at once,
+/// `workers` at a time, with progress. Returns the rows loaded.
+pub async fn load_tables<'m, F, Fut>(manifest: &'m Manifest, workers: usize, load: F) -> anyhow::Result<u64>
+where
+    F: Fn(&'m TableManifest) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<u64>>,
+{
+    let mut order: Vec<&TableManifest> = manifest.tables.iter().filter(|t| !t.chunks.is_empty()).collect();
+    order.sort_by_key(|t| std::cmp::Reverse(t.raw_bytes));
+    let progress = Progress::new("restoring", order.len() as u64);
+    let rows: Vec<u64> = futures_util::stream::iter(order)
+        .map(|table| {
+            let progress = progress.clone();
+            let loading = load(table);
+            async move {
+                let rows = loading
+                    .await
+                    .with_context(|| format!("restoring table {}.{} failed", table.schema, table.name))?;
+                progress.table_done(&table.schema, &table.name, rows);
+                anyhow::Ok(rows)
+            }
+        })
+        .buffer_unordered(workers)
+        .try_collect()
+        .await?;
+    progress.finish();
+    Ok(rows.iter().sum())
 }
 
 /// Restoring over existing tables would mix two datasets: ask for --clean instead.

@@ -15,8 +15,7 @@ use mysql_async::prelude::Queryable;
 
 use crate::datastore::Datastore;
 use crate::dump::{self, Manifest, TableManifest};
-use crate::progress::Progress;
-use crate::restore::{chunk_stream, Restored};
+use crate::restore::{chunk_stream, load_tables, Restored};
 
 /// Bytes of VALUES per INSERT statement in a script: well under the default max_allowed_packet.
 const INSERT_BYTES: usize = 1 << 20;
@@ -40,25 +39,10 @@ pub async fn to_database(
     mysql::run_script(&mut conn, "creating the tables (schema/pre-data.sql)", &pre_data).await?;
     let phase = std::time::Instant::now();
 
-    let mut order: Vec<&TableManifest> = manifest.tables.iter().filter(|t| !t.chunks.is_empty()).collect();
-    order.sort_by_key(|t| std::cmp::Reverse(t.raw_bytes));
-    let progress = Progress::new("restoring", order.len() as u64);
-    let rows: Vec<u64> = futures_util::stream::iter(order)
-        .map(|table| {
-            let store = store.clone();
-            let progress = progress.clone();
-            async move {
-                let rows = load_table(store, manifest, table, url)
-                    .await
-                    .with_context(|| format!("restoring table {}.{} failed", table.schema, table.name))?;
-                progress.table_done(&table.schema, &table.name, rows);
-                anyhow::Ok(rows)
-            }
-        })
-        .buffer_unordered(workers)
-        .try_collect()
-        .await?;
-    progress.finish();
+    let rows = load_tables(manifest, workers, |table| {
+        load_table(store.clone(), manifest, table, url)
+    })
+    .await?;
     tracing::info!(seconds = phase.elapsed().as_secs_f64(), "data loaded");
 
     // Foreign keys last. Added with checks on, MariaDB would rebuild each table once per key; they
@@ -77,7 +61,7 @@ pub async fn to_database(
     );
     Ok(Restored {
         tables: manifest.tables.len(),
-        rows: rows.iter().sum(),
+        rows,
     })
 }
 
