@@ -6,7 +6,8 @@
 # what is missing otherwise.
 #
 #   DECOY_SERVICES   space/comma separated list of services to ensure;
-#                    default "postgres". Add "mysql" (or "mariadb") for MariaDB.
+#                    default "postgres". Add "mysql" (or "mariadb") for MariaDB,
+#                    "s3" for an S3-compatible server (s3s-fs) on 127.0.0.1:8014.
 set -euo pipefail
 
 DECOY_SERVICES="${DECOY_SERVICES:-postgres}"
@@ -176,6 +177,57 @@ SQL
     log "MariaDB ready on 127.0.0.1:3306"
 }
 
+# ---------------------------------------------------------------- S3 (s3s-fs)
+
+# s3s-fs is a real S3 server over HTTP that checks SigV4 signatures (so wrong credentials are
+# refused, unlike moto), storing objects as files. 0.14.1: newer releases need a newer rustc.
+S3_PORT=8014
+S3_VERSION=0.14.1
+S3_DATA="${DECOY_S3_DATA:-/var/tmp/decoy-s3-data}"
+S3_LOG="${DECOY_S3_LOG:-/var/tmp/decoy-s3.log}"
+
+s3_tcp_ok() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$S3_PORT") 2>/dev/null
+}
+
+s3_binary() {
+    if command -v s3s-fs >/dev/null 2>&1; then
+        command -v s3s-fs
+    elif [ -x "${CARGO_HOME:-$HOME/.cargo}/bin/s3s-fs" ]; then
+        echo "${CARGO_HOME:-$HOME/.cargo}/bin/s3s-fs"
+    fi
+}
+
+ensure_s3() {
+    if s3_tcp_ok; then
+        return 0
+    fi
+    local bin
+    bin="$(s3_binary)"
+    if [ -z "$bin" ]; then
+        command -v cargo >/dev/null 2>&1 || die "cargo is needed to install s3s-fs"
+        log "installing s3s-fs $S3_VERSION (cargo install, several minutes on 2 cores)"
+        cargo install "s3s-fs@$S3_VERSION" --features binary --locked --quiet
+        bin="$(s3_binary)"
+        [ -n "$bin" ] || die "cargo install s3s-fs did not produce a binary"
+    fi
+    # The folder only ever holds the tests' throwaway buckets; s3s-fs leaves a metadata file behind
+    # for every object ever written, so start each server from an empty one.
+    rm -rf "$S3_DATA"
+    mkdir -p "$S3_DATA"
+    log "starting s3s-fs on 127.0.0.1:$S3_PORT (data in $S3_DATA, log $S3_LOG)"
+    # setsid + nohup: the server outlives this script and the test run, like the databases.
+    setsid nohup "$bin" --host 127.0.0.1 --port "$S3_PORT" \
+        --access-key minioadmin --secret-key minioadmin "$S3_DATA" >"$S3_LOG" 2>&1 </dev/null &
+    local i
+    for i in $(seq 1 40); do
+        s3_tcp_ok && break
+        sleep 0.25
+    done
+    s3_tcp_ok || die "s3s-fs did not listen on 127.0.0.1:$S3_PORT within 10s (see $S3_LOG)"
+    log "S3 (s3s-fs) ready on http://127.0.0.1:$S3_PORT (access key minioadmin)"
+}
+
 # ---------------------------------------------------------------- main
 
 main() {
@@ -184,7 +236,8 @@ main() {
         case "$svc" in
             postgres | postgresql | pg) ensure_postgres ;;
             mysql | mariadb) ensure_mysql ;;
-            *) die "unknown service '$svc' in DECOY_SERVICES (known: postgres, mysql)" ;;
+            s3) ensure_s3 ;;
+            *) die "unknown service '$svc' in DECOY_SERVICES (known: postgres, mysql, s3)" ;;
         esac
     done
 }

@@ -89,12 +89,52 @@ pub struct SourceConfig {
 #[serde(deny_unknown_fields)]
 pub struct DatastoreConfig {
     pub local: Option<LocalDatastoreConfig>,
+    pub s3: Option<S3DatastoreConfig>,
 }
 
 #[derive(Debug, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct LocalDatastoreConfig {
     pub path: PathBuf,
+}
+
+/// `s3:`: a bucket on AWS S3 or any S3-compatible store (MinIO, Ceph, R2, GCS interop).
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct S3DatastoreConfig {
+    pub bucket: String,
+    /// Dumps live under `prefix/` (no leading or trailing `/` needed).
+    #[serde(default)]
+    pub prefix: String,
+    #[serde(default = "default_s3_region")]
+    pub region: String,
+    /// For S3-compatible stores, e.g. `http://127.0.0.1:9000`.
+    pub endpoint: Option<String>,
+    /// `http://host/bucket/key` instead of `http://bucket.host/key` (most self-hosted stores).
+    #[serde(default)]
+    pub path_style: bool,
+    /// Static credentials; without them the standard AWS chain (environment, profile, web identity).
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+}
+
+fn default_s3_region() -> String {
+    "us-east-1".into()
+}
+
+// Never print the secret key.
+impl std::fmt::Debug for S3DatastoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3DatastoreConfig")
+            .field("bucket", &self.bucket)
+            .field("prefix", &self.prefix)
+            .field("region", &self.region)
+            .field("endpoint", &self.endpoint)
+            .field("path_style", &self.path_style)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &self.secret_access_key.as_ref().map(|_| "***"))
+            .finish()
+    }
 }
 
 #[derive(Debug, Deserialize, Clone)]
@@ -224,6 +264,8 @@ impl Config {
             // serde quotes the offending value; for a secret that would print it.
             let message = if keys.first() == Some(&"salt") {
                 "must be a text value (quote it, e.g. salt: \"${DECOY_SALT}\")".to_string()
+            } else if keys.as_slice() == ["datastore", "s3", "secret_access_key"] {
+                "must be a text value (quote it, e.g. secret_access_key: \"${AWS_SECRET_ACCESS_KEY}\")".to_string()
             } else if keys.first() == Some(&"encryption") && keys.get(1) == Some(&"passphrase") {
                 "must be a text value (quote it, e.g. passphrase: \"${DECOY_PASSPHRASE}\")".to_string()
             } else {
@@ -234,13 +276,50 @@ impl Config {
         if config.salt.is_none() {
             config.salt = env("DECOY_SALT").filter(|s| !s.is_empty());
         }
-        if config.datastore.local.is_none() {
-            return Err(ConfigError::at(
-                &file,
-                text,
-                &["datastore"],
-                "choose a datastore, e.g. `local: { path: ./dumps }`".into(),
-            ));
+        match (&config.datastore.local, &config.datastore.s3) {
+            (None, None) => {
+                return Err(ConfigError::at(
+                    &file,
+                    text,
+                    &["datastore"],
+                    "choose a datastore, e.g. `local: { path: ./dumps }` or `s3: { bucket: my-dumps }`".into(),
+                ))
+            }
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::at(
+                    &file,
+                    text,
+                    &["datastore"],
+                    "choose one datastore: `local` or `s3`, not both".into(),
+                ))
+            }
+            (None, Some(s3)) => {
+                let at =
+                    |key: &str, message: &str| ConfigError::at(&file, text, &["datastore", "s3", key], message.into());
+                if s3.bucket.trim().is_empty() {
+                    return Err(at("bucket", "must not be empty"));
+                }
+                if s3.access_key_id.is_some() != s3.secret_access_key.is_some() {
+                    return Err(at(
+                        if s3.access_key_id.is_some() {
+                            "access_key_id"
+                        } else {
+                            "secret_access_key"
+                        },
+                        "give both `access_key_id` and `secret_access_key`, or neither (then the AWS credential \
+                         chain is used: environment, profile, web identity)",
+                    ));
+                }
+                if let Some(endpoint) = &s3.endpoint {
+                    if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+                        return Err(at("endpoint", "must be an http:// or https:// URL"));
+                    }
+                }
+                if s3.prefix.split('/').any(|p| p == "." || p == "..") {
+                    return Err(at("prefix", "must not contain `.` or `..` segments"));
+                }
+            }
+            (Some(_), None) => {}
         }
         if config.dump.workers == 0 {
             return Err(ConfigError::at(
@@ -525,5 +604,47 @@ mod tests {
                 .unwrap_err()
                 .to_string();
         assert!(err.contains("transformer") && err.contains("tables.t"), "{err}");
+    }
+
+    #[test]
+    fn s3_datastore_options() {
+        let config = parse(
+            "datastore:\n  s3:\n    bucket: dumps\n    prefix: team/app\n    endpoint: http://127.0.0.1:8014\n\
+             \x20   path_style: true\n    access_key_id: AKID\n    secret_access_key: \"s3cr3t\"\n",
+        )
+        .unwrap();
+        let s3 = config.datastore.s3.unwrap();
+        assert_eq!(
+            (s3.bucket.as_str(), s3.prefix.as_str(), s3.region.as_str()),
+            ("dumps", "team/app", "us-east-1")
+        );
+        assert!(s3.path_style);
+        let debug = format!("{s3:?}");
+        assert!(debug.contains("AKID") && !debug.contains("s3cr3t"), "{debug}");
+
+        let config = parse("datastore:\n  s3: { bucket: b }\n").unwrap();
+        let s3 = config.datastore.s3.unwrap();
+        assert!(s3.prefix.is_empty() && s3.endpoint.is_none() && !s3.path_style && s3.access_key_id.is_none());
+    }
+
+    #[test]
+    fn s3_datastore_mistakes_are_config_errors() {
+        let err = |text: &str| parse(text).unwrap_err().to_string();
+        let e = err("datastore:\n  s3: { bucket: b, access_key_id: AKID }\n");
+        assert!(e.contains("datastore.s3.access_key_id") && e.contains("both"), "{e}");
+        let e = err("datastore:\n  s3: { bucket: b, secret_access_key: \"zzz\" }\n");
+        assert!(e.contains("secret_access_key") && !e.contains("zzz"), "{e}");
+        let e = err("datastore:\n  s3: { bucket: b, secret_access_key: 123456789 }\n");
+        assert!(e.contains("secret_access_key") && !e.contains("123456789"), "{e}");
+        let e = err("datastore:\n  s3: { prefix: p }\n");
+        assert!(e.contains("bucket"), "{e}");
+        let e = err("datastore:\n  s3: { bucket: b, buckt: c }\n");
+        assert!(e.contains("buckt"), "{e}");
+        let e = err("datastore:\n  s3: { bucket: b, endpoint: \"127.0.0.1:9000\" }\n");
+        assert!(e.contains("endpoint") && e.contains("http://"), "{e}");
+        let e = err("datastore:\n  s3: { bucket: b }\n  local: { path: x }\n");
+        assert!(e.contains("`datastore`") && e.contains("not both"), "{e}");
+        let e = err("datastore: {}\n");
+        assert!(e.contains("`datastore`") && e.contains("s3"), "{e}");
     }
 }

@@ -5,10 +5,12 @@
 //! compression code, so bytes never bounce through the async runtime.
 
 mod local;
+mod s3;
 
 use std::io::{Read, Write};
 
 pub use local::LocalDatastore;
+pub use s3::S3Datastore;
 
 use crate::config::DatastoreConfig;
 
@@ -58,10 +60,11 @@ pub trait ObjectWriter: Write + Send {
 }
 
 pub fn open(config: &DatastoreConfig) -> anyhow::Result<Box<dyn Datastore>> {
-    match &config.local {
-        Some(local) => Ok(Box::new(LocalDatastore::open(&local.path)?)),
-        None => anyhow::bail!(crate::error::ConfigError::new(
-            "no datastore configured (datastore.local.path)"
+    match (&config.local, &config.s3) {
+        (Some(local), None) => Ok(Box::new(LocalDatastore::open(&local.path)?)),
+        (None, Some(s3)) => Ok(Box::new(S3Datastore::open(s3)?)),
+        _ => anyhow::bail!(crate::error::ConfigError::new(
+            "configure exactly one datastore (datastore.local.path or datastore.s3.bucket)"
         )),
     }
 }
