@@ -246,28 +246,7 @@ pub fn key_sql(query: &KeyQuery<'_>, types: &dyn Fn(&str) -> Option<String>) -> 
             }
         })
         .collect();
-    let mut sql = format!(
-        "SELECT {} FROM {}",
-        if fields.is_empty() {
-            "1".to_string()
-        } else {
-            fields.join(", ")
-        },
-        qualified(query.table)
-    );
-    if !query.conditions.is_empty() {
-        let conditions: Vec<String> = query.conditions.iter().map(|c| format!("({c})")).collect();
-        sql.push_str(" WHERE ");
-        sql.push_str(&conditions.join(" AND "));
-    }
-    if let Some(order) = query.order_by {
-        sql.push_str(" ORDER BY ");
-        sql.push_str(order);
-    }
-    if let Some(limit) = query.limit {
-        sql.push_str(&format!(" LIMIT {limit}"));
-    }
-    sql
+    query.select(&fields, &qualified(query.table))
 }
 
 #[cfg(test)]

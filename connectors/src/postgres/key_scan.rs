@@ -30,15 +30,21 @@ impl KeyQuery<'_> {
     pub fn to_sql(&self) -> String {
         let fields: Vec<String> = self.fields.iter().map(render).collect();
         // `ONLY`: the rows COPY of this table reads, not those of tables inheriting from it.
-        let mut sql = format!(
-            "COPY (SELECT {} FROM ONLY {}",
-            if fields.is_empty() {
-                "1".to_string()
-            } else {
-                fields.join(", ")
-            },
-            quote_qualified(self.table)
-        );
+        format!(
+            "COPY ({}) TO STDOUT",
+            self.select(&fields, &format!("ONLY {}", quote_qualified(self.table)))
+        )
+    }
+
+    /// `SELECT <fields> FROM <from> [WHERE] [ORDER BY] [LIMIT]`, with the fields and the table
+    /// already rendered in the engine's SQL: the clauses read the same on every engine.
+    pub fn select(&self, fields: &[String], from: &str) -> String {
+        let list = if fields.is_empty() {
+            "1".to_string()
+        } else {
+            fields.join(", ")
+        };
+        let mut sql = format!("SELECT {list} FROM {from}");
         if !self.conditions.is_empty() {
             let conditions: Vec<String> = self.conditions.iter().map(|c| format!("({c})")).collect();
             sql.push_str(" WHERE ");
@@ -51,7 +57,6 @@ impl KeyQuery<'_> {
         if let Some(limit) = self.limit {
             sql.push_str(&format!(" LIMIT {limit}"));
         }
-        sql.push_str(") TO STDOUT");
         sql
     }
 }
