@@ -33,7 +33,7 @@ const BATCH_BYTES: usize = 1 << 20;
 /// Batches in flight per table between the reader and the writer thread.
 const BATCHES_IN_FLIGHT: usize = 4;
 /// Kept keys per query when the server filters a subset table: about 2 MB of SQL text.
-const KEYS_PER_QUERY: usize = 1 << 18;
+pub(crate) const KEYS_PER_QUERY: usize = 1 << 18;
 
 pub async fn run(config: &Config, name: Option<String>) -> anyhow::Result<Manifest> {
     let started = Instant::now();
@@ -107,8 +107,8 @@ async fn write_dump(
             schemas.dedup();
             snapshot.sequences(&schemas).await?
         }
-        // AUTO_INCREMENT counters travel in the CREATE TABLE statements.
-        Source::Mysql(_) => Vec::new(),
+        // AUTO_INCREMENT counters travel in the CREATE TABLE statements; MongoDB has none.
+        Source::Mysql(_) | Source::Mongo(_) => Vec::new(),
     };
 
     // Largest tables first, so the longest stream starts at once and the small ones fill the gaps.
@@ -125,7 +125,11 @@ async fn write_dump(
         .map(|(index, table)| {
             let store = store.clone();
             let progress = progress.clone();
-            let copied: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
+            // A document's identity is its `_id`, whatever other fields it has.
+            let copied: Vec<String> = match source {
+                Source::Mongo(_) => vec!["_id".to_string()],
+                _ => table.columns.iter().map(|c| c.name.clone()).collect(),
+            };
             let filter = subset.map_or(RowFilter::All, |s| s.filter(index, &copied));
             async move {
                 let (manifest, read) = dump_table(source, store, name, table, filter, chunks)
@@ -140,6 +144,11 @@ async fn write_dump(
         .buffer_unordered(config.dump.workers)
         .try_collect::<Vec<_>>();
     let (scripts, mut dumped) = tokio::try_join!(schema_scripts, tables)?;
+    // MongoDB's schema files are JSON: collection options, indexes, and what --clean drops.
+    let (pre_data, post_data, clean) = match source {
+        Source::Mongo(_) => ("schema/collections.json", "schema/indexes.json", "schema/clean.json"),
+        _ => ("schema/pre-data.sql", "schema/post-data.sql", "schema/clean.sql"),
+    };
     progress.finish();
     dumped.sort_by_key(|(index, _, _)| *index);
     let subset = subset.map(|s| {
@@ -154,21 +163,21 @@ async fn write_dump(
             store.as_ref(),
             sealer.as_deref(),
             name,
-            "schema/pre-data.sql",
+            pre_data,
             &scripts.pre_data,
         )?,
         post_data: write_script(
             store.as_ref(),
             sealer.as_deref(),
             name,
-            "schema/post-data.sql",
+            post_data,
             &scripts.post_data,
         )?,
         clean: write_script(
             store.as_ref(),
             sealer.as_deref(),
             name,
-            "schema/clean.sql",
+            clean,
             &scripts.clean,
         )?,
         sequences,
@@ -243,6 +252,7 @@ async fn schema_scripts(source: &Source, url: &SourceUrl, plan: &Plan) -> anyhow
                 clean: scripts.clean,
             })
         }
+        (Source::Mongo(source), _) => crate::create_mongo::schema_files(source, plan).await,
         _ => unreachable!("a source is opened from its own URL"),
     }
 }
@@ -272,11 +282,12 @@ fn write_script(
 }
 
 /// How tables are cut into chunks.
-struct ChunkSettings {
+#[derive(Clone)]
+pub(crate) struct ChunkSettings {
     /// Uncompressed bytes per chunk.
-    size: u64,
-    level: i32,
-    sealer: Option<Arc<Sealer>>,
+    pub size: u64,
+    pub level: i32,
+    pub sealer: Option<Arc<Sealer>>,
 }
 
 async fn dump_table(
@@ -288,7 +299,7 @@ async fn dump_table(
     chunks: &ChunkSettings,
 ) -> anyhow::Result<(TableManifest, u64)> {
     let table = &plan.table;
-    let mut manifest = TableManifest {
+    let manifest = TableManifest {
         schema: table.name.schema.clone(),
         name: table.name.name.clone(),
         columns: table
@@ -316,6 +327,10 @@ async fn dump_table(
     };
     if plan.skipped || matches!(filter, RowFilter::Nothing) {
         return Ok((manifest, 0));
+    }
+    if let Source::Mongo(mongo) = source {
+        let (chunks, read) = crate::create_mongo::dump_collection(mongo, store, dump, plan, filter, chunks).await?;
+        return Ok((finish_manifest(manifest, chunks), read));
     }
     let mut worker = source.worker().await?;
     let columns: Vec<(&str, &str)> = plan.column_types().collect();
@@ -394,11 +409,15 @@ async fn dump_table(
     let written = writer.await.context("the chunk writer thread panicked")?;
     read?;
     let (chunks, read) = written?;
+    Ok((finish_manifest(manifest, chunks), read))
+}
+
+fn finish_manifest(mut manifest: TableManifest, chunks: Vec<ChunkManifest>) -> TableManifest {
     manifest.chunks = chunks;
     manifest.rows = manifest.chunks.iter().map(|c| c.rows).sum();
     manifest.raw_bytes = manifest.chunks.iter().map(|c| c.raw_bytes).sum();
     manifest.stored_bytes = manifest.chunks.iter().map(|c| c.stored_bytes).sum();
-    Ok((manifest, read))
+    manifest
 }
 
 /// Passes a COPY stream to the chunk writer in batches of about [`BATCH_BYTES`], keeping the

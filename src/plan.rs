@@ -82,7 +82,7 @@ struct KeyTargets<'a> {
 
 /// Opens a snapshot of the source, reads its schema inside it, and builds the plan.
 pub async fn snapshot_and_plan(config: &Config, url: &SourceUrl) -> anyhow::Result<(Source, Plan)> {
-    let source = Source::open(url, config.dump.workers).await?;
+    let source = Source::open(url, config).await?;
     let schema = source.introspect().await?;
     let mut plan = build(config, &schema)?;
     plan.dialect = source.dialect();

@@ -3,6 +3,9 @@
 //! text; see [`Dialect`]).
 
 use bytes::Bytes;
+use std::collections::HashMap;
+
+use connectors::mongodb::{self, MongoUrl};
 use connectors::mysql::{self, MyUrl};
 use connectors::postgres::{self, copy_text::Dialect, KeyQuery, PgUrl};
 use connectors::{ConnectorError, QualifiedName, Schema};
@@ -19,6 +22,7 @@ use crate::error::ConfigError;
 pub enum SourceUrl {
     Postgres(PgUrl),
     Mysql(MyUrl),
+    Mongo(MongoUrl),
 }
 
 impl std::fmt::Display for SourceUrl {
@@ -26,6 +30,7 @@ impl std::fmt::Display for SourceUrl {
         match self {
             SourceUrl::Postgres(url) => write!(f, "{url}"),
             SourceUrl::Mysql(url) => write!(f, "{url}"),
+            SourceUrl::Mongo(url) => write!(f, "{url}"),
         }
     }
 }
@@ -36,6 +41,7 @@ impl SourceUrl {
         match connectors::url::engine_of(url)? {
             connectors::url::Engine::Postgres => PgUrl::parse(url).map(SourceUrl::Postgres),
             connectors::url::Engine::Mysql => MyUrl::parse(url).map(SourceUrl::Mysql),
+            connectors::url::Engine::Mongo => MongoUrl::parse(url).map(SourceUrl::Mongo),
         }
     }
 
@@ -44,10 +50,21 @@ impl SourceUrl {
         let source = config.source.as_ref().ok_or_else(|| {
             config.error_at(
                 &["source"],
-                format!("`source.url` is needed to {what} (postgres://user@host/db or mysql://user@host/db)"),
+                format!(
+                    "`source.url` is needed to {what} (postgres://user@host/db, mysql://user@host/db or \
+                     mongodb://user@host/db)"
+                ),
             )
         })?;
-        SourceUrl::parse(&source.url).map_err(|e| config.error_at(&["source", "url"], e.to_string()))
+        let url =
+            SourceUrl::parse(&source.url).map_err(|e| config.error_at(&["source", "url"], e.to_string()))?;
+        if !source.collections.is_empty() && !matches!(url, SourceUrl::Mongo(_)) {
+            return Err(config.error_at(
+                &["source", "collections"],
+                "`source.collections` names MongoDB collections; for SQL databases use `only:` to choose tables".into(),
+            ));
+        }
+        Ok(url)
     }
 }
 
@@ -56,14 +73,30 @@ impl SourceUrl {
 pub enum Source {
     Postgres(postgres::Snapshot),
     Mysql(mysql::Snapshot),
+    Mongo(MongoSource),
+}
+
+/// A MongoDB database, and the field paths the config names (introspection adds those its sample
+/// of documents did not show, so rules on rare fields still resolve).
+pub struct MongoSource {
+    pub snapshot: mongodb::Snapshot,
+    extra_paths: HashMap<String, Vec<String>>,
 }
 
 impl Source {
-    /// Opens the snapshot; `workers` is how many connections will read at once.
-    pub async fn open(url: &SourceUrl, workers: usize) -> Result<Source, ConnectorError> {
+    /// Opens the snapshot with `dump.workers` connections in mind.
+    pub async fn open(url: &SourceUrl, config: &Config) -> Result<Source, ConnectorError> {
+        let workers = config.dump.workers;
         Ok(match url {
             SourceUrl::Postgres(url) => Source::Postgres(postgres::Snapshot::export(url).await?),
             SourceUrl::Mysql(url) => Source::Mysql(mysql::Snapshot::open(url, workers).await?),
+            SourceUrl::Mongo(url) => {
+                let collections = config.source.as_ref().map(|s| s.collections.clone()).unwrap_or_default();
+                Source::Mongo(MongoSource {
+                    snapshot: mongodb::Snapshot::open(url, &collections).await?,
+                    extra_paths: configured_paths(config, url.database()),
+                })
+            }
         })
     }
 
@@ -72,12 +105,14 @@ impl Source {
         match self {
             Source::Postgres(_) => "postgresql",
             Source::Mysql(_) => "mysql",
+            Source::Mongo(_) => "mongodb",
         }
     }
 
+    /// The text format of rows and key scans (MongoDB key scans use PostgreSQL's COPY escaping).
     pub fn dialect(&self) -> Dialect {
         match self {
-            Source::Postgres(_) => Dialect::Postgres,
+            Source::Postgres(_) | Source::Mongo(_) => Dialect::Postgres,
             Source::Mysql(_) => Dialect::Mysql,
         }
     }
@@ -86,6 +121,7 @@ impl Source {
         match self {
             Source::Postgres(s) => s.server_version(),
             Source::Mysql(s) => s.server_version(),
+            Source::Mongo(s) => s.snapshot.server_version(),
         }
     }
 
@@ -94,6 +130,10 @@ impl Source {
         match self {
             Source::Postgres(s) => format!("snapshot {}", s.id()),
             Source::Mysql(s) => format!("{} consistent-snapshot connection(s)", s.workers()),
+            Source::Mongo(s) => match s.snapshot.at_cluster_time() {
+                Some(t) => format!("snapshot at cluster time {}.{}", t.time, t.increment),
+                None => "no snapshot (the server keeps none)".to_string(),
+            },
         }
     }
 
@@ -101,6 +141,7 @@ impl Source {
         match self {
             Source::Postgres(s) => s.url().dbname().map(str::to_string),
             Source::Mysql(s) => Some(s.url().database().to_string()),
+            Source::Mongo(s) => Some(s.snapshot.url().database().to_string()),
         }
     }
 
@@ -114,6 +155,7 @@ impl Source {
                 schema.default_schema = s.url().database().to_string();
                 Ok(schema)
             }
+            Source::Mongo(s) => s.snapshot.introspect(&s.extra_paths).await,
         }
     }
 
@@ -138,6 +180,10 @@ impl Source {
                 }
                 Ok(rows)
             }
+            Source::Mongo(s) => {
+                let names: Vec<&str> = columns.iter().map(|(c, _)| *c).collect();
+                Ok(s.snapshot.worker().sample_rows(&table.name, &names, limit).await?)
+            }
         }
     }
 
@@ -146,8 +192,32 @@ impl Source {
         Ok(match self {
             Source::Postgres(s) => SourceWorker::Postgres(s.worker().await?),
             Source::Mysql(s) => SourceWorker::Mysql(s.worker().await?),
+            Source::Mongo(s) => SourceWorker::Mongo(s.snapshot.worker()),
         })
     }
+}
+
+/// Field paths the config names per collection: column rules and subset references.
+fn configured_paths(config: &Config, database: &str) -> HashMap<String, Vec<String>> {
+    let collection = |key: &str| -> String {
+        let qualified = crate::plan::qualify(key, database);
+        qualified
+            .strip_prefix(&format!("{database}."))
+            .unwrap_or(&qualified)
+            .to_string()
+    };
+    let mut paths: HashMap<String, Vec<String>> = HashMap::new();
+    for (key, rule) in &config.tables {
+        if let crate::config::TableRule::Columns(columns) = rule {
+            paths.entry(collection(key)).or_default().extend(columns.keys().cloned());
+        }
+    }
+    if let Some(subset) = &config.subset {
+        for fk in &subset.foreign_keys {
+            paths.entry(collection(&fk.table)).or_default().extend(fk.columns.iter().cloned());
+        }
+    }
+    paths
 }
 
 pub type RowStream<'a> = BoxStream<'a, Result<Bytes, ConnectorError>>;
@@ -156,6 +226,12 @@ pub type RowStream<'a> = BoxStream<'a, Result<Bytes, ConnectorError>>;
 pub enum SourceWorker<'a> {
     Postgres(postgres::SnapshotWorker),
     Mysql(mysql::Worker<'a>),
+    Mongo(mongodb::Worker),
+}
+
+/// MongoDB documents are dumped as BSON by [`crate::create_mongo`], never as text rows.
+fn not_text(table: &QualifiedName) -> ConnectorError {
+    ConnectorError::Tool(format!("collection {table} is read as documents, not as text rows"))
 }
 
 impl SourceWorker<'_> {
@@ -172,6 +248,7 @@ impl SourceWorker<'_> {
                 w.copy_out(table, &names).await?.boxed()
             }
             SourceWorker::Mysql(w) => w.copy_out(table, columns, limit).await?.boxed(),
+            SourceWorker::Mongo(_) => return Err(not_text(table)),
         })
     }
 
@@ -192,6 +269,7 @@ impl SourceWorker<'_> {
                     .boxed()
             }
             SourceWorker::Mysql(w) => w.copy_out_with_keys(table, columns, key_column, keys).await?.boxed(),
+            SourceWorker::Mongo(_) => return Err(not_text(table)),
         })
     }
 
@@ -205,6 +283,7 @@ impl SourceWorker<'_> {
         Ok(match self {
             SourceWorker::Postgres(w) => w.copy_keys(query).await?.boxed(),
             SourceWorker::Mysql(w) => w.copy_keys(query, types).await?.boxed(),
+            SourceWorker::Mongo(w) => w.copy_keys(query).await?,
         })
     }
 }

@@ -4,6 +4,7 @@
 //! the `decoy` crate composes them with transformers and datastores.
 
 pub mod error;
+pub mod mongodb;
 pub mod mysql;
 pub mod postgres;
 pub mod schema;

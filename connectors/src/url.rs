@@ -93,6 +93,7 @@ fn redact_query(url: &str) -> String {
 pub enum Engine {
     Postgres,
     Mysql,
+    Mongo,
 }
 
 pub fn engine_of(url: &str) -> Result<Engine, crate::ConnectorError> {
@@ -100,12 +101,13 @@ pub fn engine_of(url: &str) -> Result<Engine, crate::ConnectorError> {
     match scheme {
         "postgres" | "postgresql" => Ok(Engine::Postgres),
         "mysql" | "mariadb" => Ok(Engine::Mysql),
+        "mongodb" | "mongodb+srv" => Ok(Engine::Mongo),
         "" => Err(crate::ConnectorError::Url(format!(
-            "`{}` has no scheme; expected postgres://user@host:port/database or mysql://user@host:port/database",
+            "`{}` has no scheme; expected postgres://user@host:port/database, mysql://user@host:port/database or mongodb://user@host:port/database",
             redact(url)
         ))),
         other => Err(crate::ConnectorError::Url(format!(
-            "unsupported scheme `{other}://` in `{}`; this version of decoy supports postgres:// (and postgresql://) and mysql:// (and mariadb://)",
+            "unsupported scheme `{other}://` in `{}`; decoy supports postgres:// (and postgresql://), mysql:// (and mariadb://) and mongodb:// (and mongodb+srv://)",
             redact(url)
         ))),
     }

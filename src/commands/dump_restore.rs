@@ -22,6 +22,13 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
     let started = Instant::now();
 
     if let Some(output) = args.output {
+        if manifest.source.engine == "mongodb" {
+            anyhow::bail!(crate::error::ConfigError::new(format!(
+                "--output writes a SQL script; dump {} holds MongoDB documents: restore it with --to mongodb://..., or \
+                 read its chunks with mongorestore (see the README)",
+                manifest.name
+            )));
+        }
         let clean = args.clean;
         return tokio::task::spawn_blocking(move || write_script(store.as_ref(), &manifest, clean, &output)).await?;
     }
@@ -35,11 +42,18 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
         (SourceUrl::Mysql(url), "mysql") => {
             crate::restore_mysql::to_database(store, &manifest, url, args.clean, workers).await?
         }
+        (SourceUrl::Mongo(url), "mongodb") => {
+            crate::restore_mongo::to_database(store, &manifest, url, args.clean, workers).await?
+        }
         (_, engine) => anyhow::bail!(crate::error::ConfigError::new(format!(
             "--to: dump {} was made from a {} database and restores into the same engine; give a {} URL",
             manifest.name,
             engine_label(engine),
-            if engine == "mysql" { "mysql://" } else { "postgres://" }
+            match engine {
+                "mysql" => "mysql://",
+                "mongodb" => "mongodb://",
+                _ => "postgres://",
+            }
         ))),
     };
     println!(
@@ -94,6 +108,7 @@ fn engine_label(engine: &str) -> &str {
     match engine {
         "mysql" => "MySQL/MariaDB",
         "postgresql" => "PostgreSQL",
+        "mongodb" => "MongoDB",
         other => other,
     }
 }

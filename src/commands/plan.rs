@@ -17,6 +17,7 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<()> {
     let (snapshot, plan) = crate::plan::snapshot_and_plan(&config, &url).await?;
     let engine = match snapshot.engine() {
         "mysql" => "MySQL/MariaDB",
+        "mongodb" => "MongoDB",
         _ => "PostgreSQL",
     };
     println!("source {url} ({engine} {})", snapshot.server_version());

@@ -81,6 +81,9 @@ impl std::fmt::Debug for EncryptionConfig {
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
     pub url: String,
+    /// MongoDB: the collections to dump, for servers without listCollections or to dump a few.
+    #[serde(default)]
+    pub collections: Vec<String>,
 }
 
 /// Exactly one kind of datastore (a struct of options rather than an enum, so YAML reads naturally

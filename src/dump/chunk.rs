@@ -168,6 +168,7 @@ pub fn read_chunk(
     };
     let mut rows = 0u64;
     let mut raw = 0u64;
+    let mut documents = chunk.path.contains(".bson.").then(DocumentCounter::default);
     let decoded = (|| -> anyhow::Result<()> {
         let input: Box<dyn Read + '_> = match opener {
             Some(opener) => opener.open(&mut hashed, &format!("chunk {key}"))?,
@@ -180,7 +181,10 @@ pub fn read_chunk(
             if n == 0 {
                 break;
             }
-            rows += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+            rows += match documents.as_mut() {
+                Some(counter) => counter.feed(&buf[..n]),
+                None => buf[..n].iter().filter(|&&b| b == b'\n').count() as u64,
+            };
             raw += n as u64;
             sink.data(&buf[..n])?;
         }
@@ -209,6 +213,40 @@ pub fn read_chunk(
         );
     }
     Ok(())
+}
+
+/// Counts the BSON documents in a byte stream cut anywhere: each starts with its own length.
+#[derive(Default)]
+struct DocumentCounter {
+    /// Bytes left of the current document.
+    remaining: usize,
+    /// A length prefix split across two reads.
+    prefix: Vec<u8>,
+}
+
+impl DocumentCounter {
+    fn feed(&mut self, mut bytes: &[u8]) -> u64 {
+        let mut started = 0;
+        while !bytes.is_empty() {
+            if self.remaining > 0 {
+                let take = self.remaining.min(bytes.len());
+                self.remaining -= take;
+                bytes = &bytes[take..];
+                continue;
+            }
+            let need = 4 - self.prefix.len();
+            let take = need.min(bytes.len());
+            self.prefix.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            if self.prefix.len() == 4 {
+                let len = i32::from_le_bytes([self.prefix[0], self.prefix[1], self.prefix[2], self.prefix[3]]);
+                self.prefix.clear();
+                self.remaining = (len.max(4) as usize) - 4;
+                started += 1;
+            }
+        }
+        started
+    }
 }
 
 struct HashingReader<R> {
@@ -258,6 +296,19 @@ mod tests {
         })
         .unwrap();
         assert_eq!(out, b"1\tone\n2\ttwo\n3\t\\N\n");
+    }
+
+    #[test]
+    fn bson_chunks_count_documents_however_the_reads_cut_them() {
+        let mut bytes = Vec::new();
+        for i in 0..3 {
+            bson::doc! { "_id": i, "text": "x\ny" }.to_writer(&mut bytes).unwrap();
+        }
+        for cut in [1, 2, 3, 5, 7, bytes.len()] {
+            let mut counter = DocumentCounter::default();
+            let total: u64 = bytes.chunks(cut).map(|piece| counter.feed(piece)).sum();
+            assert_eq!(total, 3, "cut every {cut} bytes");
+        }
     }
 
     #[test]

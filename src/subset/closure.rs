@@ -54,6 +54,7 @@ pub async fn choose(graph: &Graph, worker: SourceWorker<'_>, salt: &str) -> anyh
     }
     planner.whole_tables().await?;
     planner.children().await?;
+    planner.complete_documents().await?;
     planner.parents().await?;
     Ok(planner.finish())
 }
@@ -81,6 +82,11 @@ struct Planner<'a, 'w> {
     totals: Vec<Option<u64>>,
     spill_dir: Option<tempfile::TempDir>,
     rows_since_check: u64,
+    /// The row being handed to a scan's callback repeats the previous row's identity: a MongoDB
+    /// document whose reference path crosses an array gives one key row per element.
+    repeated: bool,
+    /// Per table: its key scans gave such repeated rows.
+    multi_row: Vec<bool>,
 }
 
 impl<'a, 'w> Planner<'a, 'w> {
@@ -108,6 +114,8 @@ impl<'a, 'w> Planner<'a, 'w> {
             totals: vec![None; graph.nodes.len()],
             spill_dir: None,
             rows_since_check: 0,
+            repeated: false,
+            multi_row: vec![false; graph.nodes.len()],
         }
     }
 
@@ -157,6 +165,7 @@ impl<'a, 'w> Planner<'a, 'w> {
         let mut stream = worker.copy_keys(query, types).await?;
         let mut buffer: Vec<u8> = Vec::with_capacity(1 << 16);
         let mut rows = 0u64;
+        let mut previous: Option<u64> = None;
         while let Some(piece) = stream.next().await {
             buffer.extend_from_slice(&piece?);
             let Some(end) = buffer.iter().rposition(|&b| b == b'\n') else {
@@ -165,8 +174,21 @@ impl<'a, 'w> Planner<'a, 'w> {
             let mut fields: Vec<&[u8]> = Vec::with_capacity(n.fields.len());
             for line in buffer[..end].split(|&b| b == b'\n') {
                 split_fields(line, &mut fields);
+                // Rows of one document come together; the table's row count counts documents.
+                let id = identity(n.identity_codec, &fields, &n.identity_fields);
+                self.repeated = previous == Some(id);
+                previous = Some(id);
+                if self.repeated {
+                    self.multi_row[node] = true;
+                    // A kept document's other array elements reference rows too.
+                    if self.kept[node].contains(id) {
+                        self.need_parents(node, &fields);
+                        continue;
+                    }
+                } else {
+                    rows += 1;
+                }
                 on_row(self, &fields)?;
-                rows += 1;
                 self.rows_since_check += 1;
             }
             buffer.drain(..=end);
@@ -243,7 +265,10 @@ impl<'a, 'w> Planner<'a, 'w> {
         let mut histogram = vec![0u64; 1 << BUCKET_BITS];
         let sampler = self.sampler;
         let total = self
-            .scan(node, &root.conditions, None, None, |_, f| {
+            .scan(node, &root.conditions, None, None, |s, f| {
+                if s.repeated {
+                    return Ok(());
+                }
                 let h = sampler.hash(identity(n.identity_codec, f, &n.identity_fields));
                 histogram[(h >> (64 - BUCKET_BITS)) as usize] += 1;
                 Ok(())
@@ -268,6 +293,9 @@ impl<'a, 'w> Planner<'a, 'w> {
             // One more pass: rows below the bucket are in; the bucket's rows wait for the cut.
             let mut border: Vec<(u64, OwnedRow)> = Vec::new();
             self.scan(node, &root.conditions, None, None, |s, f| {
+                if s.repeated {
+                    return Ok(());
+                }
                 let h = sampler.hash(identity(n.identity_codec, f, &n.identity_fields));
                 match bucket_of(h).cmp(&bucket) {
                     std::cmp::Ordering::Less => {
@@ -289,7 +317,10 @@ impl<'a, 'w> Planner<'a, 'w> {
 
         // With a limit the rows come in `order_by` order, so the cut must be known first.
         let mut hashes: Vec<u64> = Vec::with_capacity(histogram[bucket] as usize);
-        self.scan(node, &root.conditions, None, None, |_, f| {
+        self.scan(node, &root.conditions, None, None, |s, f| {
+            if s.repeated {
+                return Ok(());
+            }
             let h = sampler.hash(identity(n.identity_codec, f, &n.identity_fields));
             if bucket_of(h) == bucket {
                 hashes.push(h);
@@ -302,7 +333,7 @@ impl<'a, 'w> Planner<'a, 'w> {
         let limit = root.limit.unwrap_or(u64::MAX);
         let mut taken = 0u64;
         self.scan(node, &root.conditions, root.order_by.as_deref(), None, |s, f| {
-            if taken < limit {
+            if taken < limit && !s.repeated {
                 let h = sampler.hash(identity(n.identity_codec, f, &n.identity_fields));
                 if h <= cut && s.add(node, f, Reason::Root, 0) {
                     taken += 1;
@@ -437,6 +468,27 @@ impl<'a, 'w> Planner<'a, 'w> {
         for ((e, _), _, owned) in chosen {
             let fields: Vec<&[u8]> = owned.iter().map(Vec::as_slice).collect();
             self.add(child, &fields, Reason::ChildOf(graph.edges[e].parent), level);
+        }
+        Ok(())
+    }
+
+    /// Documents kept through one of their key rows (a root's cut, a capped child) still need what
+    /// their other rows reference: one more scan of each table whose scans repeated rows.
+    async fn complete_documents(&mut self) -> anyhow::Result<()> {
+        let graph = self.graph;
+        for node in 0..graph.nodes.len() {
+            if !self.multi_row[node] || self.kept[node].is_empty() {
+                continue;
+            }
+            let n = &graph.nodes[node];
+            self.scan(node, &[], None, None, |s, f| {
+                if s.kept[node].contains(identity(n.identity_codec, f, &n.identity_fields)) {
+                    s.need_parents(node, f);
+                }
+                Ok(())
+            })
+            .await
+            .with_context(|| format!("reading what the kept documents of {} reference failed", n.name))?;
         }
         Ok(())
     }
