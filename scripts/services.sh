@@ -7,7 +7,8 @@
 #
 #   DECOY_SERVICES   space/comma separated list of services to ensure;
 #                    default "postgres". Add "mysql" (or "mariadb") for MariaDB,
-#                    "s3" for an S3-compatible server (s3s-fs) on 127.0.0.1:8014.
+#                    "s3" for an S3-compatible server (s3s-fs) on 127.0.0.1:8014,
+#                    "mongo" for a MongoDB-wire server (jongodb) on 127.0.0.1:27017.
 set -euo pipefail
 
 DECOY_SERVICES="${DECOY_SERVICES:-postgres}"
@@ -228,6 +229,44 @@ ensure_s3() {
     log "S3 (s3s-fs) ready on http://127.0.0.1:$S3_PORT (access key minioadmin)"
 }
 
+# ---------------------------------------------------------------- MongoDB (jongodb)
+
+# No mongod can be installed here (see shared/ENVIRONMENT.md): jongodb is a MongoDB-wire server in
+# one native binary from npm, in memory, without listCollections, drop or dropDatabase. The tests
+# name their collections and use fresh database names.
+MONGO_PORT=27017
+MONGO_VERSION=0.1.6
+MONGO_PREFIX="${DECOY_MONGO_PREFIX:-/opt/jongodb-npm}"
+MONGO_LOG="${DECOY_MONGO_LOG:-/var/tmp/decoy-jongodb.log}"
+MONGO_BIN="$MONGO_PREFIX/node_modules/@jongodb/memory-server-bin-linux-x64-gnu/bin/jongodb"
+
+mongo_tcp_ok() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$MONGO_PORT") 2>/dev/null
+}
+
+ensure_mongo() {
+    if mongo_tcp_ok; then
+        return 0
+    fi
+    if [ ! -x "$MONGO_BIN" ]; then
+        command -v npm >/dev/null 2>&1 || apt_install npm
+        log "installing jongodb $MONGO_VERSION (npm)"
+        as_root mkdir -p "$MONGO_PREFIX"
+        as_root npm install --silent --no-audit --no-fund --prefix "$MONGO_PREFIX" \
+            "@jongodb/memory-server-bin-linux-x64-gnu@$MONGO_VERSION" >/dev/null
+        [ -x "$MONGO_BIN" ] || die "npm did not install $MONGO_BIN"
+    fi
+    log "starting jongodb on 127.0.0.1:$MONGO_PORT (log $MONGO_LOG)"
+    setsid nohup "$MONGO_BIN" --host=127.0.0.1 --port="$MONGO_PORT" >"$MONGO_LOG" 2>&1 </dev/null &
+    local i
+    for i in $(seq 1 40); do
+        mongo_tcp_ok && break
+        sleep 0.25
+    done
+    mongo_tcp_ok || die "jongodb did not listen on 127.0.0.1:$MONGO_PORT within 10s (see $MONGO_LOG)"
+    log "MongoDB-wire server (jongodb) ready on mongodb://127.0.0.1:$MONGO_PORT"
+}
+
 # ---------------------------------------------------------------- main
 
 main() {
@@ -237,7 +276,8 @@ main() {
             postgres | postgresql | pg) ensure_postgres ;;
             mysql | mariadb) ensure_mysql ;;
             s3) ensure_s3 ;;
-            *) die "unknown service '$svc' in DECOY_SERVICES (known: postgres, mysql, s3)" ;;
+            mongo | mongodb) ensure_mongo ;;
+            *) die "unknown service '$svc' in DECOY_SERVICES (known: postgres, mysql, s3, mongo)" ;;
         esac
     done
 }

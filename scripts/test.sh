@@ -3,7 +3,7 @@
 #
 #   scripts/test.sh [extra cargo test args...]   e.g. scripts/test.sh -- --nocapture
 #   DECOY_LINT=1      run cargo fmt --check and clippy -D warnings before the tests
-#   DECOY_SERVICES    services to start (see scripts/services.sh), default "postgres mysql s3"
+#   DECOY_SERVICES    services to start (see scripts/services.sh), default "postgres mysql s3 mongo"
 #   CARGO_TARGET_DIR  default /var/tmp/decoy-target, shared by CI clones so builds are reused
 set -euo pipefail
 
@@ -17,7 +17,9 @@ export DECOY_TEST_PG="${DECOY_TEST_PG:-postgres://postgres@127.0.0.1:5432}"
 export DECOY_TEST_MYSQL="${DECOY_TEST_MYSQL:-mysql://root@127.0.0.1:3306}"
 # S3-compatible server (s3s-fs, access key and secret minioadmin); tests make a bucket each.
 export DECOY_TEST_S3="${DECOY_TEST_S3:-http://127.0.0.1:8014}"
-export DECOY_SERVICES="${DECOY_SERVICES:-postgres mysql s3}"
+# MongoDB-wire server (jongodb, in memory); tests use fresh database names.
+export DECOY_TEST_MONGO="${DECOY_TEST_MONGO:-mongodb://127.0.0.1:27017}"
+export DECOY_SERVICES="${DECOY_SERVICES:-postgres mysql s3 mongo}"
 
 bash scripts/services.sh
 

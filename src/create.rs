@@ -159,27 +159,9 @@ async fn write_dump(
     tables.sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
 
     let schema = SchemaManifest {
-        pre_data: write_script(
-            store.as_ref(),
-            sealer.as_deref(),
-            name,
-            pre_data,
-            &scripts.pre_data,
-        )?,
-        post_data: write_script(
-            store.as_ref(),
-            sealer.as_deref(),
-            name,
-            post_data,
-            &scripts.post_data,
-        )?,
-        clean: write_script(
-            store.as_ref(),
-            sealer.as_deref(),
-            name,
-            clean,
-            &scripts.clean,
-        )?,
+        pre_data: write_script(store.as_ref(), sealer.as_deref(), name, pre_data, &scripts.pre_data)?,
+        post_data: write_script(store.as_ref(), sealer.as_deref(), name, post_data, &scripts.post_data)?,
+        clean: write_script(store.as_ref(), sealer.as_deref(), name, clean, &scripts.clean)?,
         sequences,
     };
     let totals = Totals {

@@ -73,7 +73,9 @@ pub async fn dump_collection(
         let name = plan.table.name.clone();
         let filter = filter.clone();
         let settings = chunks.clone();
-        tokio::task::spawn_blocking(move || write_chunks(rx, &rewriter, &filter, store.as_ref(), &dump, &name, settings))
+        tokio::task::spawn_blocking(move || {
+            write_chunks(rx, &rewriter, &filter, store.as_ref(), &dump, &name, settings)
+        })
     };
 
     let mut batch = Vec::with_capacity(BATCH_BYTES + (64 << 10));
@@ -145,7 +147,10 @@ pub fn documents(batch: &[u8]) -> impl Iterator<Item = Result<&[u8], String>> {
         };
         if len < 5 || len > rest.len() {
             at = batch.len();
-            return Some(Err(format!("a document claims {len} bytes where {} remain", rest.len())));
+            return Some(Err(format!(
+                "a document claims {len} bytes where {} remain",
+                rest.len()
+            )));
         }
         at += len;
         Some(Ok(&rest[..len]))
@@ -197,27 +202,33 @@ fn write_chunks(
                     .rewrite(doc, &mut out)
                     .map_err(|e| anyhow::anyhow!("collection {table}, {e}"))?;
             }
-        }
-        if kept == 0 {
-            continue;
-        }
-        if current.is_none() {
-            let mut key = dump::chunk_key(dump, table, chunks.len(), "bson");
-            if settings.sealer.is_some() {
-                key.push_str(".age");
+            // Documents can be large: the chunk rolls over at a document boundary once full.
+            let open = current.as_ref().map_or(0, |w| w.raw_bytes());
+            if open + out.len() as u64 >= settings.size {
+                write_out(
+                    &mut current,
+                    &mut chunks,
+                    &mut out,
+                    &mut kept,
+                    store,
+                    dump,
+                    table,
+                    &settings,
+                )?;
+                chunks.push(current.take().expect("a chunk is open").finish()?);
             }
-            let path = key[dump.len() + 1..].to_string();
-            current = Some(
-                ChunkWriter::create(store, &key, path, settings.level, settings.sealer.as_deref())
-                    .with_context(|| format!("cannot create chunk {key} in {}", store.describe()))?,
-            );
         }
-        let writer = current.as_mut().expect("a chunk is open");
-        writer
-            .write_rows(&out, kept)
-            .with_context(|| format!("writing chunk {} of dump {dump} failed", writer.path()))?;
-        if writer.raw_bytes() >= settings.size {
-            chunks.push(current.take().expect("a chunk is open").finish()?);
+        if kept > 0 {
+            write_out(
+                &mut current,
+                &mut chunks,
+                &mut out,
+                &mut kept,
+                store,
+                dump,
+                table,
+                &settings,
+            )?;
         }
     }
     if !complete {
@@ -227,6 +238,38 @@ fn write_chunks(
         chunks.push(writer.finish()?);
     }
     Ok((chunks, read))
+}
+
+/// Appends the pending documents to the open chunk, opening one first if needed.
+#[allow(clippy::too_many_arguments)]
+fn write_out(
+    current: &mut Option<ChunkWriter>,
+    chunks: &mut [ChunkManifest],
+    out: &mut Vec<u8>,
+    kept: &mut u64,
+    store: &dyn Datastore,
+    dump: &str,
+    table: &connectors::QualifiedName,
+    settings: &ChunkSettings,
+) -> anyhow::Result<()> {
+    if current.is_none() {
+        let mut key = dump::chunk_key(dump, table, chunks.len(), "bson");
+        if settings.sealer.is_some() {
+            key.push_str(".age");
+        }
+        let path = key[dump.len() + 1..].to_string();
+        *current = Some(
+            ChunkWriter::create(store, &key, path, settings.level, settings.sealer.as_deref())
+                .with_context(|| format!("cannot create chunk {key} in {}", store.describe()))?,
+        );
+    }
+    let writer = current.as_mut().expect("a chunk is open");
+    writer
+        .write_rows(out, *kept)
+        .with_context(|| format!("writing chunk {} of dump {dump} failed", writer.path()))?;
+    out.clear();
+    *kept = 0;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -240,7 +283,10 @@ mod tests {
         bson::doc! { "_id": 2 }.to_writer(&mut batch).unwrap();
         let docs: Vec<&[u8]> = documents(&batch).collect::<Result<_, _>>().unwrap();
         assert_eq!(docs.len(), 2);
-        assert_eq!(bson::Document::from_reader(&mut &docs[1][..]).unwrap(), bson::doc! { "_id": 2 });
+        assert_eq!(
+            bson::Document::from_reader(&mut &docs[1][..]).unwrap(),
+            bson::doc! { "_id": 2 }
+        );
         let cut = &batch[..batch.len() - 3];
         assert!(documents(cut).any(|d| d.is_err()));
     }

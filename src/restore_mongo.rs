@@ -42,7 +42,10 @@ pub async fn to_database(
     }
 
     let phase = std::time::Instant::now();
-    let rows = load_tables(manifest, workers, |table| load_collection(store.clone(), manifest, table, &db)).await?;
+    let rows = load_tables(manifest, workers, |table| {
+        load_collection(store.clone(), manifest, table, &db)
+    })
+    .await?;
     tracing::info!(seconds = phase.elapsed().as_secs_f64(), "documents loaded");
 
     let phase = std::time::Instant::now();
@@ -128,7 +131,11 @@ async fn load_collection(
     reader.await.context("the chunk reader thread panicked")?;
     result?;
     if rows != table.rows {
-        bail!("inserted {rows} documents into {} where the manifest says {}", table.name, table.rows);
+        bail!(
+            "inserted {rows} documents into {} where the manifest says {}",
+            table.name,
+            table.rows
+        );
     }
     Ok(rows)
 }

@@ -56,8 +56,7 @@ impl SourceUrl {
                 ),
             )
         })?;
-        let url =
-            SourceUrl::parse(&source.url).map_err(|e| config.error_at(&["source", "url"], e.to_string()))?;
+        let url = SourceUrl::parse(&source.url).map_err(|e| config.error_at(&["source", "url"], e.to_string()))?;
         if !source.collections.is_empty() && !matches!(url, SourceUrl::Mongo(_)) {
             return Err(config.error_at(
                 &["source", "collections"],
@@ -91,7 +90,11 @@ impl Source {
             SourceUrl::Postgres(url) => Source::Postgres(postgres::Snapshot::export(url).await?),
             SourceUrl::Mysql(url) => Source::Mysql(mysql::Snapshot::open(url, workers).await?),
             SourceUrl::Mongo(url) => {
-                let collections = config.source.as_ref().map(|s| s.collections.clone()).unwrap_or_default();
+                let collections = config
+                    .source
+                    .as_ref()
+                    .map(|s| s.collections.clone())
+                    .unwrap_or_default();
                 Source::Mongo(MongoSource {
                     snapshot: mongodb::Snapshot::open(url, &collections).await?,
                     extra_paths: configured_paths(config, url.database()),
@@ -209,12 +212,18 @@ fn configured_paths(config: &Config, database: &str) -> HashMap<String, Vec<Stri
     let mut paths: HashMap<String, Vec<String>> = HashMap::new();
     for (key, rule) in &config.tables {
         if let crate::config::TableRule::Columns(columns) = rule {
-            paths.entry(collection(key)).or_default().extend(columns.keys().cloned());
+            paths
+                .entry(collection(key))
+                .or_default()
+                .extend(columns.keys().cloned());
         }
     }
     if let Some(subset) = &config.subset {
         for fk in &subset.foreign_keys {
-            paths.entry(collection(&fk.table)).or_default().extend(fk.columns.iter().cloned());
+            paths
+                .entry(collection(&fk.table))
+                .or_default()
+                .extend(fk.columns.iter().cloned());
         }
     }
     paths

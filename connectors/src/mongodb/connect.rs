@@ -129,10 +129,17 @@ mod tests {
         let url = MongoUrl::parse("mongodb://app:s3cret@db:27017/shop?authSource=admin").unwrap();
         assert_eq!(url.database(), "shop");
         assert_eq!(url.to_string(), "mongodb://app:***@db:27017/shop?authSource=admin");
-        let err = MongoUrl::parse("mongodb://app:s3cret@db:27017/").unwrap_err().to_string();
+        let err = MongoUrl::parse("mongodb://app:s3cret@db:27017/")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("names no database") && !err.contains("s3cret"), "{err}");
         let err = MongoUrl::parse("mongodb://db/a.b").unwrap_err().to_string();
         assert!(err.contains("not a valid MongoDB database name"), "{err}");
-        assert_eq!(MongoUrl::parse("mongodb+srv://c.example.net/my%2Ddb").unwrap().database(), "my-db");
+        assert_eq!(
+            MongoUrl::parse("mongodb+srv://c.example.net/my%2Ddb")
+                .unwrap()
+                .database(),
+            "my-db"
+        );
     }
 }

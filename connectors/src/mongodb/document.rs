@@ -32,7 +32,8 @@ impl DocumentRewriter {
     pub fn rewrite(&self, raw: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
         let mut doc = Document::from_reader(&mut &raw[..]).map_err(|e| format!("a document is not valid BSON: {e}"))?;
         self.rewrite_document(&mut doc)?;
-        doc.to_writer(out).map_err(|e| format!("a rewritten document cannot be encoded: {e}"))
+        doc.to_writer(out)
+            .map_err(|e| format!("a rewritten document cannot be encoded: {e}"))
     }
 
     pub fn rewrite_document(&self, doc: &mut Document) -> Result<(), String> {
@@ -45,9 +46,6 @@ impl DocumentRewriter {
             if transformer.reads_columns().is_empty() {
                 let result = path.for_each_mut(doc, &mut |value: &mut Bson| -> Result<(), String> {
                     let input = to_value(value)?;
-                    if input.is_null() {
-                        return Ok(());
-                    }
                     let output = transformer.transform(input).map_err(|e| e.to_string())?.into_owned();
                     *value = from_value(output, value)?;
                     Ok(())
@@ -64,19 +62,15 @@ impl DocumentRewriter {
             let mut outputs = Vec::new();
             for value in path.values(doc) {
                 let input = to_value(value).map_err(|m| fail(m, doc))?;
-                if input.is_null() {
-                    outputs.push(None);
-                    continue;
-                }
                 let output = transformer
                     .transform_in_row(input, &row)
                     .map_err(|e| fail(e.to_string(), doc))?
                     .into_owned();
-                outputs.push(Some(from_value(output, value).map_err(|m| fail(m, doc))?));
+                outputs.push(from_value(output, value).map_err(|m| fail(m, doc))?);
             }
             let mut outputs = outputs.into_iter();
             path.for_each_mut(doc, &mut |value: &mut Bson| -> Result<(), String> {
-                if let Some(Some(new)) = outputs.next() {
+                if let Some(new) = outputs.next() {
                     *value = new;
                 }
                 Ok(())
@@ -128,7 +122,10 @@ mod tests {
     #[test]
     fn only_the_named_paths_change() {
         let rewriter = DocumentRewriter::new(vec![
-            (FieldPath::parse("contacts[].email").unwrap(), Arc::new(Upper) as Arc<dyn Transformer>),
+            (
+                FieldPath::parse("contacts[].email").unwrap(),
+                Arc::new(Upper) as Arc<dyn Transformer>,
+            ),
             (FieldPath::parse("n").unwrap(), Arc::new(Upper)),
             (FieldPath::parse("missing.path").unwrap(), Arc::new(Upper)),
         ]);
@@ -138,7 +135,10 @@ mod tests {
         let mut out = Vec::new();
         rewriter.rewrite(&raw, &mut out).unwrap();
         let got = Document::from_reader(&mut &out[..]).unwrap();
-        assert_eq!(got, doc! { "_id": 1, "n": 42_i32, "contacts": [{"email": "A@B"}, {"email": null}], "z": "keep" });
+        assert_eq!(
+            got,
+            doc! { "_id": 1, "n": 42_i32, "contacts": [{"email": "A@B"}, {"email": null}], "z": "keep" }
+        );
         assert!(matches!(got.get("n"), Some(Bson::Int32(42))), "int32 stays int32");
     }
 }

@@ -35,14 +35,24 @@ impl FieldPath {
                 None => (part, false),
             };
             if name.is_empty() {
-                return Err(format!("`{text}` has an empty field name; write paths like `address.street` or `contacts[].email`"));
+                return Err(format!(
+                    "`{text}` has an empty field name; write paths like `address.street` or `contacts[].email`"
+                ));
             }
             if name.starts_with('$') || name.contains(['[', ']']) {
-                return Err(format!("`{text}`: `{part}` is not a field name (no `$` prefix; `[]` only at a name's end)"));
+                return Err(format!(
+                    "`{text}`: `{part}` is not a field name (no `$` prefix; `[]` only at a name's end)"
+                ));
             }
-            segments.push(Segment { name: name.to_string(), each });
+            segments.push(Segment {
+                name: name.to_string(),
+                each,
+            });
         }
-        Ok(FieldPath { text: text.to_string(), segments })
+        Ok(FieldPath {
+            text: text.to_string(),
+            segments,
+        })
     }
 
     pub fn as_str(&self) -> &str {
@@ -212,7 +222,12 @@ mod tests {
     fn paths_name_nested_fields_and_array_elements() {
         let d = sample();
         let texts = |p: &str| -> Vec<String> {
-            FieldPath::parse(p).unwrap().values(&d).iter().map(|v| v.to_string()).collect()
+            FieldPath::parse(p)
+                .unwrap()
+                .values(&d)
+                .iter()
+                .map(|v| v.to_string())
+                .collect()
         };
         assert_eq!(texts("address.street"), ["\"1 Main St\""]);
         assert_eq!(texts("address.geo.lat"), ["1.5"]);
@@ -245,7 +260,11 @@ mod tests {
             ]
         );
         let keys: Vec<&String> = d.keys().collect();
-        assert_eq!(keys, ["_id", "email", "address", "contacts", "tags", "matrix"], "field order kept");
+        assert_eq!(
+            keys,
+            ["_id", "email", "address", "contacts", "tags", "matrix"],
+            "field order kept"
+        );
     }
 
     #[test]

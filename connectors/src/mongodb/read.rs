@@ -242,7 +242,11 @@ impl Snapshot {
                 unique: unique_sets,
                 foreign_keys: Vec::new(),
                 estimated_rows: count,
-                estimated_bytes: if types.is_empty() { 0 } else { count.saturating_mul(sample_bytes) },
+                estimated_bytes: if types.is_empty() {
+                    0
+                } else {
+                    count.saturating_mul(sample_bytes)
+                },
                 partition_root: None,
             });
         }
@@ -313,8 +317,13 @@ impl Worker {
             .iter()
             .map(|&i| i32::try_from(i).map_or(Bson::Int64(i), Bson::Int32))
             .collect();
-        self.find(collection, doc! { "_id": { "$in": ids } }, Some(doc! { "_id": 1 }), None)
-            .await
+        self.find(
+            collection,
+            doc! { "_id": { "$in": ids } },
+            Some(doc! { "_id": 1 }),
+            None,
+        )
+        .await
     }
 
     /// Document count (the collection's metadata, fast), the average document size in the sample,
@@ -343,10 +352,15 @@ impl Worker {
             let raw = raw?;
             sampled += 1;
             bytes += raw.as_bytes().len() as i64;
-            let doc = Document::try_from(raw.as_ref())
-                .map_err(|e| ConnectorError::Tool(format!("a document of collection {collection} is not valid BSON: {e}")))?;
+            let doc = Document::try_from(raw.as_ref()).map_err(|e| {
+                ConnectorError::Tool(format!("a document of collection {collection} is not valid BSON: {e}"))
+            })?;
             paths::leaves(&doc, &mut |path, value| {
-                *types.entry(path.to_string()).or_default().entry(type_name(value)).or_default() += 1;
+                *types
+                    .entry(path.to_string())
+                    .or_default()
+                    .entry(type_name(value))
+                    .or_default() += 1;
             });
         }
         Ok((count, if sampled == 0 { 0 } else { bytes / sampled }, types))
@@ -374,7 +388,10 @@ impl Worker {
 
     /// A key scan as tab-separated text rows, one per document, or one per combination when a path
     /// crosses an array (an order with three `items[].product_id` gives three rows).
-    pub async fn copy_keys(&self, query: &KeyQuery<'_>) -> Result<BoxStream<'static, Result<Bytes, ConnectorError>>, ConnectorError> {
+    pub async fn copy_keys(
+        &self,
+        query: &KeyQuery<'_>,
+    ) -> Result<BoxStream<'static, Result<Bytes, ConnectorError>>, ConnectorError> {
         let paths: Vec<FieldPath> = query
             .fields
             .iter()
@@ -402,7 +419,12 @@ impl Worker {
 
     /// Up to `limit` documents as text rows of the given paths (the first value of each), for
     /// `decoy plan`'s look at kept fields and `decoy validate`.
-    pub async fn sample_rows(&self, collection: &str, columns: &[&str], limit: usize) -> Result<Vec<u8>, ConnectorError> {
+    pub async fn sample_rows(
+        &self,
+        collection: &str,
+        columns: &[&str],
+        limit: usize,
+    ) -> Result<Vec<u8>, ConnectorError> {
         let paths: Vec<Option<FieldPath>> = columns.iter().map(|c| FieldPath::parse(c).ok()).collect();
         let mut docs = self.find(collection, Document::new(), None, Some(limit as u64)).await?;
         let mut out = Vec::new();
@@ -540,7 +562,10 @@ mod tests {
         );
         let err = filter_of(&t, &["status = 'x'".into()]).unwrap_err().to_string();
         assert!(err.contains("db.users") && err.contains("query document"), "{err}");
-        assert_eq!(sort_of(&t, "created desc, _id").unwrap(), doc! { "created": -1, "_id": 1 });
+        assert_eq!(
+            sort_of(&t, "created desc, _id").unwrap(),
+            doc! { "created": -1, "_id": 1 }
+        );
         assert!(sort_of(&t, "a sideways").is_err());
     }
 }

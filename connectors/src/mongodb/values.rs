@@ -43,10 +43,19 @@ pub fn type_name(value: &Bson) -> &'static str {
 pub fn kind_of(type_name: &str) -> ColumnKind {
     match type_name {
         "string" => ColumnKind::Text { max_chars: None },
-        "int" => ColumnKind::Int { bits: 32, unsigned: false },
-        "long" => ColumnKind::Int { bits: 64, unsigned: false },
+        "int" => ColumnKind::Int {
+            bits: 32,
+            unsigned: false,
+        },
+        "long" => ColumnKind::Int {
+            bits: 64,
+            unsigned: false,
+        },
         "double" => ColumnKind::Float,
-        "decimal" => ColumnKind::Numeric { precision: None, scale: None },
+        "decimal" => ColumnKind::Numeric {
+            precision: None,
+            scale: None,
+        },
         "bool" => ColumnKind::Bool,
         "date" => ColumnKind::Timestamp { with_tz: true },
         "binData" => ColumnKind::Bytes,
@@ -84,13 +93,20 @@ pub fn to_value(value: &Bson) -> Result<Value<'_>, String> {
 
 /// A transformer's output as a value of the original field's BSON type.
 pub fn from_value(value: Value<'_>, original: &Bson) -> Result<Bson, String> {
-    let bad = |what: &str, text: &str| format!("the rule produced {text:?}, which is not {what} (the field is a BSON {})", type_name(original));
+    let bad = |what: &str, text: &str| {
+        format!(
+            "the rule produced {text:?}, which is not {what} (the field is a BSON {})",
+            type_name(original)
+        )
+    };
     Ok(match (value, original) {
         (Value::Null, _) => Bson::Null,
         (Value::Bool(b), _) => Bson::Boolean(b),
         (Value::Int(i), Bson::Int32(_)) => i32::try_from(i).map(Bson::Int32).unwrap_or(Bson::Int64(i)),
         (Value::Int(i), Bson::Double(_)) => Bson::Double(i as f64),
-        (Value::Int(i), Bson::Decimal128(_)) => Bson::Decimal128(Decimal128::from_str(&i.to_string()).map_err(|_| bad("a decimal", &i.to_string()))?),
+        (Value::Int(i), Bson::Decimal128(_)) => {
+            Bson::Decimal128(Decimal128::from_str(&i.to_string()).map_err(|_| bad("a decimal", &i.to_string()))?)
+        }
         (Value::Int(i), Bson::String(_)) => Bson::String(i.to_string()),
         (Value::Int(i), _) => Bson::Int64(i),
         (Value::Float(f), Bson::String(_)) => Bson::String(f.to_string()),
@@ -104,9 +120,13 @@ pub fn from_value(value: Value<'_>, original: &Bson) -> Result<Bson, String> {
             bytes: b.into_owned(),
         }),
         (Value::Text(text), original) => match original {
-            Bson::ObjectId(_) => Bson::ObjectId(bson::oid::ObjectId::parse_str(text.as_ref()).map_err(|_| bad("an ObjectId (24 hex digits)", &text))?),
+            Bson::ObjectId(_) => Bson::ObjectId(
+                bson::oid::ObjectId::parse_str(text.as_ref()).map_err(|_| bad("an ObjectId (24 hex digits)", &text))?,
+            ),
             Bson::DateTime(_) => Bson::DateTime(parse_date(&text).ok_or_else(|| bad("a date", &text))?),
-            Bson::Decimal128(_) => Bson::Decimal128(Decimal128::from_str(text.trim()).map_err(|_| bad("a decimal", &text))?),
+            Bson::Decimal128(_) => {
+                Bson::Decimal128(Decimal128::from_str(text.trim()).map_err(|_| bad("a decimal", &text))?)
+            }
             Bson::Int32(_) => {
                 let i: i64 = text.trim().parse().map_err(|_| bad("an integer", &text))?;
                 i32::try_from(i).map(Bson::Int32).unwrap_or(Bson::Int64(i))
@@ -144,7 +164,12 @@ pub fn date_text(date: DateTime) -> String {
 fn parse_date(text: &str) -> Option<DateTime> {
     let text = text.trim();
     let utc = |t: chrono::DateTime<chrono::FixedOffset>| DateTime::from_millis(t.timestamp_millis());
-    for format in ["%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%.f%:z"] {
+    for format in [
+        "%Y-%m-%d %H:%M:%S%.f%#z",
+        "%Y-%m-%dT%H:%M:%S%.f%#z",
+        "%Y-%m-%d %H:%M:%S%.f%z",
+        "%Y-%m-%dT%H:%M:%S%.f%:z",
+    ] {
         if let Ok(t) = chrono::DateTime::parse_from_str(text, format) {
             return Some(utc(t));
         }
@@ -165,7 +190,14 @@ fn parse_date(text: &str) -> Option<DateTime> {
 
 fn uuid_text(bytes: &[u8]) -> String {
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 fn parse_uuid(text: &str) -> Option<[u8; 16]> {
@@ -195,7 +227,9 @@ pub fn push_key_text(value: Option<&Bson>, out: &mut Vec<u8>) {
         Some(Bson::Double(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => Cow::Owned((*f as i64).to_string()),
         Some(Bson::ObjectId(id)) => Cow::Owned(id.to_hex()),
         Some(Bson::DateTime(d)) => Cow::Owned(date_text(*d)),
-        Some(Bson::Binary(b)) if b.subtype == BinarySubtype::Uuid && b.bytes.len() == 16 => Cow::Owned(uuid_text(&b.bytes)),
+        Some(Bson::Binary(b)) if b.subtype == BinarySubtype::Uuid && b.bytes.len() == 16 => {
+            Cow::Owned(uuid_text(&b.bytes))
+        }
         Some(Bson::Binary(b)) => Cow::Owned(b.bytes.iter().map(|x| format!("{x:02x}")).collect()),
         Some(other) => Cow::Owned(other.clone().into_relaxed_extjson().to_string()),
     };
@@ -219,23 +253,46 @@ mod tests {
     fn typed_values_round_trip_through_text() {
         let id = ObjectId::parse_str("65a1b2c3d4e5f60718293a4b").unwrap();
         let date = DateTime::from_millis(1_709_296_245_123);
-        let uuid = Bson::Binary(Binary { subtype: BinarySubtype::Uuid, bytes: (0u8..16).collect() });
+        let uuid = Bson::Binary(Binary {
+            subtype: BinarySubtype::Uuid,
+            bytes: (0u8..16).collect(),
+        });
         let dec = Bson::Decimal128(Decimal128::from_str("12.50").unwrap());
-        for original in [Bson::ObjectId(id), Bson::DateTime(date), uuid, dec, Bson::Int32(7), Bson::Int64(1 << 40), Bson::Double(2.5), Bson::String("x".into()), Bson::Boolean(true)] {
+        for original in [
+            Bson::ObjectId(id),
+            Bson::DateTime(date),
+            uuid,
+            dec,
+            Bson::Int32(7),
+            Bson::Int64(1 << 40),
+            Bson::Double(2.5),
+            Bson::String("x".into()),
+            Bson::Boolean(true),
+        ] {
             let value = to_value(&original).unwrap().into_owned();
             assert_eq!(from_value(value, &original).unwrap(), original);
         }
         assert_eq!(date_text(date), "2024-03-01 12:30:45.123+00");
-        assert_eq!(to_value(&Bson::DateTime(DateTime::from_millis(0))).unwrap(), Value::text("1970-01-01 00:00:00+00"));
+        assert_eq!(
+            to_value(&Bson::DateTime(DateTime::from_millis(0))).unwrap(),
+            Value::text("1970-01-01 00:00:00+00")
+        );
     }
 
     #[test]
     fn output_of_the_wrong_shape_is_refused_with_the_type() {
         let err = from_value(Value::text("not-an-id"), &Bson::ObjectId(ObjectId::new())).unwrap_err();
         assert!(err.contains("ObjectId") && err.contains("not-an-id"), "{err}");
-        let err = to_value(&Bson::RegularExpression(bson::Regex { pattern: "a".into(), options: String::new() })).unwrap_err();
+        let err = to_value(&Bson::RegularExpression(bson::Regex {
+            pattern: "a".into(),
+            options: String::new(),
+        }))
+        .unwrap_err();
         assert!(err.contains("regex"), "{err}");
-        assert_eq!(from_value(Value::Int(1 << 40), &Bson::Int32(1)).unwrap(), Bson::Int64(1 << 40));
+        assert_eq!(
+            from_value(Value::Int(1 << 40), &Bson::Int32(1)).unwrap(),
+            Bson::Int64(1 << 40)
+        );
     }
 
     #[test]

@@ -56,7 +56,10 @@ pub async fn drop_collection(db: &Database, name: &str) -> Result<(), ConnectorE
 pub async fn create_collection(db: &Database, spec: &CollectionSpec) -> Result<(), ConnectorError> {
     let options = match &spec.options {
         Some(json) => to_document(json).map_err(|e| {
-            ConnectorError::Tool(format!("the dumped options of collection {} are not valid: {e}", spec.name))
+            ConnectorError::Tool(format!(
+                "the dumped options of collection {} are not valid: {e}",
+                spec.name
+            ))
         })?,
         None => return Ok(()),
     };
@@ -103,7 +106,12 @@ pub async fn create_indexes(db: &Database, spec: &CollectionSpec) -> Result<(), 
         .iter()
         .map(|i| to_document(i).map(Bson::Document))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ConnectorError::Tool(format!("the dumped indexes of collection {} are not valid: {e}", spec.name)))?;
+        .map_err(|e| {
+            ConnectorError::Tool(format!(
+                "the dumped indexes of collection {} are not valid: {e}",
+                spec.name
+            ))
+        })?;
     db.run_command(doc! { "createIndexes": &spec.name, "indexes": indexes })
         .await
         .map_err(|e| describe_error(format!("building the indexes of collection {}", spec.name), e))?;
