@@ -31,14 +31,18 @@ started=$SECONDS
 
 # ------------------------------------------------------------------------------------ tools
 stamp="$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)"
+mkdir -p "$TOOLS"
+# One installer at a time: clones of the repository share the tools folder.
+exec 9>"$TOOLS/.lock"
+flock 9
 if [ "$(cat "$VENV/.requirements" 2>/dev/null)" != "$stamp" ]; then
     log "installing the checking tools into $VENV (PyPI)"
     rm -rf "$VENV"
-    mkdir -p "$TOOLS"
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$REQUIREMENTS"
     echo "$stamp" >"$VENV/.requirements"
 fi
+flock -u 9
 PY="$VENV/bin/python"
 
 out="$(mktemp -d)"
