@@ -3,6 +3,7 @@
 #
 #   scripts/test.sh [extra cargo test args...]   e.g. scripts/test.sh -- --nocapture
 #   DECOY_LINT=1      run cargo fmt --check and clippy -D warnings before the tests
+#   (scripts/check_deploy.sh, the Dockerfile/Helm/CD checks, always runs before cargo test)
 #   DECOY_SERVICES    services to start (see scripts/services.sh), default "postgres mysql s3 mongo"
 #   CARGO_TARGET_DIR  default /var/tmp/decoy-target, shared by CI clones so builds are reused
 set -euo pipefail
@@ -29,6 +30,9 @@ if [ "${DECOY_LINT:-0}" = "1" ]; then
     echo "==> cargo clippy"
     cargo clippy --workspace --all-targets -- -D warnings
 fi
+
+echo "==> deployment files (scripts/check_deploy.sh)"
+bash scripts/check_deploy.sh
 
 echo "==> cargo test (target dir: $CARGO_TARGET_DIR)"
 log="$(mktemp)"
