@@ -44,7 +44,10 @@ impl SourceUrl {
         let source = config.source.as_ref().ok_or_else(|| {
             config.error_at(
                 &["source"],
-                format!("`source.url` is needed to {what} (postgres://user@host/db or mysql://user@host/db)"),
+                format!(
+                    "`source.url` is needed to {what} (postgres://user@host/db or mysql://user@host/db); to \
+                     anonymize a dump file instead, run `decoy dump create --from-file FILE`"
+                ),
             )
         })?;
         SourceUrl::parse(&source.url).map_err(|e| config.error_at(&["source", "url"], e.to_string()))
