@@ -217,7 +217,7 @@ fn read_schema(file: &Path, label: &str) -> anyhow::Result<(DumpSchema, Input)> 
                 reader: stdin.lock(),
                 copy: &mut copy,
             };
-            let (header, reader) = dumpfile::open(BufReader::with_capacity(1 << 20, tee), label)?;
+            let (header, reader) = dumpfile::open(BufReader::with_capacity(1 << 20, tee), label).map_err(not_a_dump)?;
             let schema = dumpfile::read_schema(reader, header, label)?;
             copy.flush()
                 .context("writing the temporary copy of standard input failed")?;
@@ -226,9 +226,14 @@ fn read_schema(file: &Path, label: &str) -> anyhow::Result<(DumpSchema, Input)> 
         return Ok((schema, Input::Spooled(temp)));
     }
     let opened = std::fs::File::open(file).with_context(|| format!("cannot open {label}"))?;
-    let (header, reader) = dumpfile::open(BufReader::with_capacity(1 << 20, opened), label)?;
+    let (header, reader) = dumpfile::open(BufReader::with_capacity(1 << 20, opened), label).map_err(not_a_dump)?;
     let schema = dumpfile::read_schema(reader, header, label)?;
     Ok((schema, Input::File(file.to_path_buf())))
+}
+
+/// A file that is no dump was given by mistake: a usage error, like a wrong option.
+fn not_a_dump(e: dumpfile::FileError) -> anyhow::Error {
+    ConfigError::new(e.to_string()).into()
 }
 
 /// The table being written: its plan index, its layout and the writer thread's channel.

@@ -70,7 +70,13 @@ pub fn insert_head(engine: Engine, body: &[u8]) -> Result<Option<InsertHead>, St
         }
         columns = Some(list);
     }
-    let values = s.word();
+    let mut values = s.word();
+    // pg_dump's INSERTs into GENERATED ALWAYS identity columns.
+    if values.eq_ignore_ascii_case(b"OVERRIDING") {
+        s.word();
+        s.word();
+        values = s.word();
+    }
     if !(values.eq_ignore_ascii_case(b"VALUES") || values.eq_ignore_ascii_case(b"VALUE")) {
         return Err("only INSERT ... VALUES statements can be read from a dump file".into());
     }
