@@ -271,7 +271,7 @@ fn read_data(
     let engine = schema.header.engine;
 
     let result = (|| -> anyhow::Result<()> {
-        while let Some(start) = pass.next()? {
+        while let Some(start) = pass.next_data()? {
             let (table, line) = match &start {
                 DataStart::Copy { table, line, .. } => (table.clone(), *line),
                 DataStart::Insert { table, statement, .. } => (table.clone(), statement.line),

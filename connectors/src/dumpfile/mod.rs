@@ -256,12 +256,11 @@ pub fn read_schema<R: BufRead>(reader: R, header: Header, file: &str) -> Result<
     })
 }
 
+/// The name parts of a table and the columns of a COPY.
+type CopyHead = (Vec<String>, Vec<String>);
+
 /// `COPY name (columns) FROM stdin`: the table's name parts and columns.
-fn copy_head(
-    engine: Engine,
-    statement: &Statement,
-    file: &str,
-) -> Result<Option<(Vec<String>, Vec<String>)>, FileError> {
+fn copy_head(engine: Engine, statement: &Statement, file: &str) -> Result<Option<CopyHead>, FileError> {
     if engine != Engine::Postgres || !statement.starts_with_words(&["COPY"]) {
         return Ok(None);
     }
@@ -326,7 +325,7 @@ impl<R: BufRead> DataPass<R> {
     }
 
     /// The next COPY block or INSERT statement; other statements are passed over.
-    pub fn next(&mut self) -> Result<Option<DataStart>, FileError> {
+    pub fn next_data(&mut self) -> Result<Option<DataStart>, FileError> {
         while let Some(statement) = self.splitter.next_statement()? {
             if let Some((parts, columns)) = copy_head(self.engine, &statement, &self.file)? {
                 return Ok(Some(DataStart::Copy {

@@ -213,11 +213,11 @@ impl<R: BufRead> Splitter<R> {
                             body = Some(text.len());
                             body_line = self.line_no;
                         }
-                        if body.is_some() && self.buf[self.pos..].starts_with(&self.delimiter) {
+                        if let Some(body) = body.filter(|_| self.buf[self.pos..].starts_with(&self.delimiter)) {
                             self.pos += self.delimiter.len();
                             return Ok(Some(Statement {
                                 text,
-                                body: body.expect("checked"),
+                                body,
                                 line: body_line,
                             }));
                         }
