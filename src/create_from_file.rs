@@ -133,10 +133,12 @@ pub async fn run(config: &Config, name: Option<String>, file: &Path) -> anyhow::
     let mut schemas: Vec<&str> = plan.tables.iter().map(|t| t.table.name.schema.as_str()).collect();
     schemas.sort();
     schemas.dedup();
+    let left_out = schema.excluded_sequences(&plan.excluded);
     let sequences = schema
         .sequences
         .iter()
         .filter(|s| schemas.contains(&s.schema.as_str()))
+        .filter(|s| !left_out.contains(&connectors::QualifiedName::new(&s.schema, &s.name)))
         .cloned()
         .collect();
     let write = |path: &str, text: &str| write_script(store.as_ref(), sealer.as_deref(), &name, path, text);

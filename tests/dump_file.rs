@@ -366,3 +366,41 @@ fn the_sample_file_restores_to_the_sample_database_with_its_rules() {
         original.sql("SELECT string_agg(date_of_birth::text, ',' ORDER BY id) FROM public.users")
     );
 }
+
+#[test]
+fn only_leaves_a_table_out_with_its_indexes_constraints_and_sequences() {
+    let ws = Workspace::new();
+    file_config(
+        &ws,
+        "only: [public.users, public.orders, public.products, billing.*]\ntables:\n  public.users:\n    columns:\n      \
+         email: email\n",
+    );
+    ws.ok(&[
+        "dump",
+        "create",
+        "--from-file",
+        sample_file().to_str().unwrap(),
+        "--name",
+        "o",
+    ]);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ws.dumps().join("o/manifest.json")).unwrap()).unwrap();
+    let sequences: Vec<&str> = manifest["schema"]["sequences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert!(!sequences.iter().any(|s| s.starts_with("audit_log")), "{sequences:?}");
+    let target = TestDb::create("sample_only");
+    ws.ok(&["dump", "restore", "o", "--to", &target.url()]);
+    let tables = target.tables();
+    assert!(tables.contains(&"public.users".to_string()), "{tables:?}");
+    assert!(
+        !tables
+            .iter()
+            .any(|t| t.contains("audit_log") || t.contains("addresses")),
+        "{tables:?}"
+    );
+    assert!(target.count("SELECT count(*) FROM public.users") > 0);
+}

@@ -193,6 +193,14 @@ enum Scripts {
 }
 
 impl DumpSchema {
+    /// Sequences that go with `excluded` tables (owned by them): their values are left out too.
+    pub fn excluded_sequences(&self, excluded: &[QualifiedName]) -> Vec<QualifiedName> {
+        match &self.scripts {
+            Scripts::Postgres(s) => s.excluded_sequences(excluded),
+            Scripts::Mysql(_) => Vec::new(),
+        }
+    }
+
     /// The schema scripts of a dump that leaves `excluded` tables out.
     pub fn scripts(&self, excluded: &[QualifiedName]) -> SchemaScripts {
         match &self.scripts {

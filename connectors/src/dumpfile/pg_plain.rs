@@ -30,6 +30,8 @@ struct Ddl {
     tables: Vec<QualifiedName>,
     /// `DROP ... IF EXISTS` for the object it creates, for the clean script.
     drop: Option<String>,
+    /// The sequence a CREATE SEQUENCE makes (left out with the table that owns it).
+    sequence: Option<QualifiedName>,
 }
 
 #[derive(Default)]
@@ -49,17 +51,33 @@ pub struct Builder {
     seen_object: bool,
     /// Unique indexes and constraints met before their table (never in pg_dump's order, but legal).
     pending: Vec<(usize, Ast)>,
+    /// (sequence, table) of `ALTER SEQUENCE ... OWNED BY table.column`.
+    owned: Vec<(QualifiedName, QualifiedName)>,
 }
 
 pub struct Scripts {
     session: String,
     pre: Vec<Ddl>,
     post: Vec<Ddl>,
+    owned: Vec<(QualifiedName, QualifiedName)>,
 }
 
 impl Scripts {
+    /// Sequences owned by `excluded` tables: left out with them, as pg_dump --exclude-table does.
+    pub fn excluded_sequences(&self, excluded: &[QualifiedName]) -> Vec<QualifiedName> {
+        self.owned
+            .iter()
+            .filter(|(_, table)| excluded.contains(table))
+            .map(|(sequence, _)| sequence.clone())
+            .collect()
+    }
+
     pub fn render(&self, excluded: &[QualifiedName]) -> SchemaScripts {
-        let keep = |d: &&Ddl| !d.tables.iter().any(|t| excluded.contains(t));
+        let sequences = self.excluded_sequences(excluded);
+        let keep = |d: &&Ddl| {
+            !d.tables.iter().any(|t| excluded.contains(t))
+                && !d.sequence.as_ref().is_some_and(|s| sequences.contains(s))
+        };
         let join = |list: &[Ddl]| -> String {
             let mut out = self.session.clone();
             for d in list.iter().filter(keep) {
@@ -146,11 +164,21 @@ impl Builder {
         let post = self.seen_data
             || kind.as_deref().is_some_and(|k| POST_DATA_TYPES.contains(&k))
             || (kind.is_none() && is_post_data_statement(&tokens));
-        let (tables, drop) = targets(&tokens);
+        let (mut tables, drop) = targets(&tokens);
+        let sequence = if words(&["CREATE", "SEQUENCE"]) {
+            name_at(&tokens, skip_words(&tokens, 2, &["IF", "NOT", "EXISTS"])).map(|(n, _)| n)
+        } else {
+            None
+        };
+        if let Some(owned) = owned_by(&tokens) {
+            tables.push(owned.1.clone());
+            self.owned.push(owned);
+        }
         let ddl = Ddl {
             text: format!("\n{}", text.trim_start_matches('\n')),
             tables,
             drop,
+            sequence,
         };
         if post {
             self.post.push(ddl);
@@ -272,6 +300,7 @@ impl Builder {
             session: self.session.concat(),
             pre: self.pre,
             post: self.post,
+            owned: self.owned,
         };
         Ok((schema, scripts, self.sequences))
     }
@@ -512,6 +541,36 @@ fn targets(tokens: &[Token]) -> (Vec<QualifiedName>, Option<String>) {
         }
     }
     (Vec::new(), None)
+}
+
+/// `ALTER SEQUENCE seq OWNED BY schema.table.column`: (sequence, table).
+fn owned_by(tokens: &[Token]) -> Option<(QualifiedName, QualifiedName)> {
+    if !(is_word(tokens.first(), "ALTER") && is_word(tokens.get(1), "SEQUENCE")) {
+        return None;
+    }
+    let (sequence, at) = name_at(tokens, skip_words(tokens, 2, &["IF", "EXISTS"]))?;
+    if !(is_word(tokens.get(at), "OWNED") && is_word(tokens.get(at + 1), "BY")) {
+        return None;
+    }
+    let mut parts = Vec::new();
+    let mut i = at + 2;
+    while let Some(Token::Word(w)) = tokens.get(i) {
+        parts.push(if w.quote_style.is_some() {
+            w.value.clone()
+        } else {
+            w.value.to_lowercase()
+        });
+        if tokens.get(i + 1) != Some(&Token::Period) {
+            break;
+        }
+        i += 2;
+    }
+    let table = match parts.as_slice() {
+        [schema, table, _] => QualifiedName::new(schema, table),
+        [table, _] => QualifiedName::new("public", table),
+        _ => return None,
+    };
+    Some((sequence, table))
 }
 
 /// `ALTER TABLE [ONLY] parent ATTACH PARTITION child ...`
