@@ -86,6 +86,10 @@ pub struct CreateArgs {
     /// Print the final summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Read a plain-SQL pg_dump or mysqldump file (`-` for standard input) instead of the source
+    /// database; the config's `source` is then not needed.
+    #[arg(long, value_name = "FILE")]
+    pub from_file: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -98,7 +102,7 @@ pub struct ListArgs {
 }
 
 #[derive(Args)]
-#[command(group = clap::ArgGroup::new("target").required(true).args(["to", "output"]))]
+#[command(group = clap::ArgGroup::new("target").required(true).args(["to", "output", "local"]))]
 pub struct RestoreArgs {
     #[command(flatten)]
     pub config: ConfigArg,
@@ -111,6 +115,10 @@ pub struct RestoreArgs {
     /// Write a plain SQL script that psql loads, to FILE or `-` for stdout.
     #[arg(long)]
     pub output: Option<PathBuf>,
+    /// Start a throwaway database container from this Docker image (postgres:16, mysql:8,
+    /// mariadb:11, mongo:7), restore into it and print its connection URL.
+    #[arg(long, value_name = "IMAGE")]
+    pub local: Option<String>,
     /// Drop what the dump contains before recreating it.
     #[arg(long)]
     pub clean: bool,

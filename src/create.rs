@@ -29,9 +29,9 @@ use crate::subset::{RowFilter, Subset};
 
 /// Bytes read from the server are handed to the writer thread in batches of about this size: large
 /// enough to amortise the hand-over, small enough to keep memory flat (a few batches per table).
-const BATCH_BYTES: usize = 1 << 20;
+pub(crate) const BATCH_BYTES: usize = 1 << 20;
 /// Batches in flight per table between the reader and the writer thread.
-const BATCHES_IN_FLIGHT: usize = 4;
+pub(crate) const BATCHES_IN_FLIGHT: usize = 4;
 /// Kept keys per query when the server filters a subset table: about 2 MB of SQL text.
 pub(crate) const KEYS_PER_QUERY: usize = 1 << 18;
 
@@ -241,7 +241,7 @@ async fn schema_scripts(source: &Source, url: &SourceUrl, plan: &Plan) -> anyhow
 
 /// Stores a schema script (encrypted as `<path>.age` with a sealer); the manifest entry records
 /// the stored bytes' size and checksum.
-fn write_script(
+pub(crate) fn write_script(
     store: &dyn Datastore,
     sealer: Option<&Sealer>,
     dump: &str,
@@ -267,9 +267,9 @@ fn write_script(
 #[derive(Clone)]
 pub(crate) struct ChunkSettings {
     /// Uncompressed bytes per chunk.
-    pub size: u64,
-    pub level: i32,
-    pub sealer: Option<Arc<Sealer>>,
+    pub(crate) size: u64,
+    pub(crate) level: i32,
+    pub(crate) sealer: Option<Arc<Sealer>>,
 }
 
 async fn dump_table(
@@ -423,7 +423,7 @@ where
 /// transformed fields, and rolls over to a new chunk at a row boundary once the current one holds
 /// `settings.size` bytes. Returns the chunks and the number of rows read from the source.
 #[allow(clippy::too_many_arguments)]
-fn write_chunks(
+pub(crate) fn write_chunks(
     mut rx: mpsc::Receiver<Bytes>,
     rewriter: &RowRewriter,
     filter: &RowFilter,

@@ -52,7 +52,7 @@ impl SourceUrl {
                 &["source"],
                 format!(
                     "`source.url` is needed to {what} (postgres://user@host/db, mysql://user@host/db or \
-                     mongodb://user@host/db)"
+                     mongodb://user@host/db); to anonymize a dump file instead, run `decoy dump create --from-file FILE`"
                 ),
             )
         })?;

@@ -3,6 +3,7 @@
 //! Connectors stream rows in the engine's native bulk format and know nothing about dumps or storage;
 //! the `decoy` crate composes them with transformers and datastores.
 
+pub mod dumpfile;
 pub mod error;
 pub mod mongodb;
 pub mod mysql;

@@ -3,8 +3,16 @@ use crate::config::Config;
 use crate::units::format_bytes;
 
 pub async fn run(args: CreateArgs) -> anyhow::Result<()> {
-    let config = Config::load(&args.config.config)?;
-    let manifest = crate::create::run(&config, args.name).await?;
+    let manifest = match &args.from_file {
+        Some(file) => {
+            let config = Config::load_for_file(&args.config.config)?;
+            crate::create_from_file::run(&config, args.name, file).await?
+        }
+        None => {
+            let config = Config::load(&args.config.config)?;
+            crate::create::run(&config, args.name).await?
+        }
+    };
     let totals = &manifest.totals;
     let seconds = (manifest.duration_ms as f64 / 1000.0).max(0.001);
     if args.json {

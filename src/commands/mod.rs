@@ -3,7 +3,7 @@
 mod dump_create;
 mod dump_delete;
 mod dump_list;
-mod dump_restore;
+pub(crate) mod dump_restore;
 mod dump_verify;
 mod keygen;
 mod plan;
@@ -16,6 +16,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Dump(DumpCommand::Create(args)) => dump_create::run(args).await,
         Command::Dump(DumpCommand::List(args)) => dump_list::run(args),
+        Command::Dump(DumpCommand::Restore(args)) if args.local.is_some() => crate::local_container::run(args).await,
         Command::Dump(DumpCommand::Restore(args)) => dump_restore::run(args).await,
         Command::Dump(DumpCommand::Verify(args)) => dump_verify::run(args).await,
         Command::Dump(DumpCommand::Delete(args)) => dump_delete::run(args),

@@ -202,6 +202,12 @@ impl Config {
         )
     }
 
+    /// The config for `dump create --from-file`: the rows come from a file, so `source` is not
+    /// needed and is left out when it names an unset variable.
+    pub fn load_for_file(path: &Path) -> Result<Config, ConfigError> {
+        Self::parse_lenient(&Self::read(path)?, path, |name| std::env::var(name).ok(), &["source"])
+    }
+
     fn read(path: &Path) -> Result<String, ConfigError> {
         std::fs::read_to_string(path).map_err(|e| {
             ConfigError::new(format!(

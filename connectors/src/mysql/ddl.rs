@@ -119,7 +119,7 @@ pub fn split_foreign_keys(table: &str, create: &str) -> (String, Vec<String>) {
 }
 
 /// The byte offsets of the outer `(` and `)` of a CREATE TABLE and the trimmed definitions between them.
-fn definitions(create: &str) -> Option<(usize, Vec<&str>, usize)> {
+pub fn definitions(create: &str) -> Option<(usize, Vec<&str>, usize)> {
     let bytes = create.as_bytes();
     let mut i = 0;
     // The table name is skipped as a token: a quoted name may itself contain `(`.
@@ -192,7 +192,7 @@ fn is_foreign_key(definition: &str) -> bool {
 
 /// `CREATE [ALGORITHM=..] [DEFINER=..] [SQL SECURITY ..] VIEW name AS ...` as `CREATE OR REPLACE` without the
 /// definer (a restore user may not be allowed to name another) and without the database before the name.
-fn replaceable_view(database: &str, create: &str) -> String {
+pub fn replaceable_view(database: &str, create: &str) -> String {
     let Some(mut rest) = create.strip_prefix("CREATE ") else {
         return create.to_string();
     };

@@ -181,7 +181,7 @@ pub async fn introspect(client: &Client) -> Result<Schema, ConnectorError> {
 }
 
 /// Maps a base type name and typmod to what constrains generated values.
-fn column_kind(base: &str, typmod: i32) -> ColumnKind {
+pub fn column_kind(base: &str, typmod: i32) -> ColumnKind {
     let length = (typmod >= 4).then(|| (typmod - 4) as u32);
     match base {
         "int2" => ColumnKind::Int {

@@ -12,7 +12,7 @@ mod snapshot;
 mod tls;
 
 pub use connect::{connect, quote_ident, quote_qualified, PgUrl};
-pub use introspect::introspect;
+pub use introspect::{column_kind, introspect};
 pub use key_scan::{KeyExpr, KeyQuery};
 pub use pg_dump::{dump_schema, SchemaFilter, SchemaScripts};
 pub use post_data::run_post_data;
