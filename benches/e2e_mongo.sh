@@ -4,7 +4,8 @@
 # dump restore, with documents per second and the share of the wall time decoy itself spends on a
 # CPU (user + system time of the decoy process / wall time); the rest is waiting on the server.
 #
-#   benches/e2e_mongo.sh [USERS]     # default 100000 users, 200000 orders, 1000 products
+#   benches/e2e_mongo.sh [USERS]     # default 10000 users, 20000 orders, 1000 products
+#   (jongodb's inserts slow down as a collection grows: 20000 users take 40 s to generate)
 #
 #   DECOY_BIN   use this decoy binary instead of `cargo build --release`
 #   CARGO_TARGET_DIR  default /var/tmp/decoy-target (shared with scripts/test.sh)
@@ -15,7 +16,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-USERS="${1:-${USERS:-100000}}"
+USERS="${1:-${USERS:-10000}}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/decoy-target}"
 export DECOY_SALT="${DECOY_SALT:-decoy-bench-salt}"
 URL=mongodb://127.0.0.1:27017
