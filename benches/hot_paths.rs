@@ -276,7 +276,12 @@ fn bson_documents(c: &mut Criterion) {
     use connectors::mongodb::document::DocumentRewriter;
     use connectors::mongodb::paths::FieldPath;
     let email = rule("email", serde_json::Value::Null, text(false), Mode::Deterministic);
-    let street = rule("street-address", serde_json::Value::Null, text(false), Mode::Deterministic);
+    let street = rule(
+        "street-address",
+        serde_json::Value::Null,
+        text(false),
+        Mode::Deterministic,
+    );
     let mut docs: Vec<u8> = Vec::new();
     let mut ends = Vec::new();
     for i in 0..INPUTS {
