@@ -12,7 +12,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use tokio::sync::mpsc;
 
 use crate::datastore::Datastore;
-use crate::dump::{self, Manifest, TableManifest};
+use crate::dump::{self, ChunkManifest, Manifest, TableManifest};
 use crate::progress::Progress;
 
 /// What a restore did, for the final summary.
@@ -40,8 +40,9 @@ pub async fn to_database(
     postgres::run_script(&client, "creating the schema (schema/pre-data.sql)", &pre_data).await?;
     let phase = std::time::Instant::now();
 
-    let rows = load_tables(manifest, workers, |table| {
-        load_table(store.clone(), manifest, table, url)
+    // COPY from several connections into one table: a large table is no longer one stream.
+    let rows = load_parts(manifest, workers, true, |table, chunks| {
+        load_part(store.clone(), manifest, table, chunks, url)
     })
     .await?;
     tracing::info!(seconds = phase.elapsed().as_secs_f64(), "data loaded");
@@ -62,25 +63,63 @@ pub async fn to_database(
     })
 }
 
-/// Loads every table that has rows with `load`, largest first so the longest load starts at once,
-/// `workers` at a time, with progress. Returns the rows loaded.
-pub async fn load_tables<'m, F, Fut>(manifest: &'m Manifest, workers: usize, load: F) -> anyhow::Result<u64>
+/// Loads every table that has rows, `workers` loads at a time, largest tables first so the longest
+/// load starts at once, with progress. With `split`, a table is loaded in parts of consecutive
+/// chunks by several connections at once: as many parts as there are workers, never more than its
+/// chunks. `load` gets a table and the chunks of one part and returns the rows it loaded; each
+/// table's total is checked against the manifest.
+pub async fn load_parts<'m, F, Fut>(manifest: &'m Manifest, workers: usize, split: bool, load: F) -> anyhow::Result<u64>
 where
-    F: Fn(&'m TableManifest) -> Fut,
+    F: Fn(&'m TableManifest, &'m [ChunkManifest]) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<u64>>,
 {
-    let mut order: Vec<&TableManifest> = manifest.tables.iter().filter(|t| !t.chunks.is_empty()).collect();
-    order.sort_by_key(|t| std::cmp::Reverse(t.raw_bytes));
+    let mut order: Vec<(usize, &TableManifest)> = manifest
+        .tables
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| !t.chunks.is_empty())
+        .collect();
+    order.sort_by_key(|(_, t)| std::cmp::Reverse(t.raw_bytes));
+    let mut parts: Vec<(usize, &TableManifest, &[ChunkManifest])> = Vec::new();
+    for &(index, table) in &order {
+        let count = if split { workers.clamp(1, table.chunks.len()) } else { 1 };
+        let per_part = table.chunks.len().div_ceil(count);
+        parts.extend(table.chunks.chunks(per_part).map(|chunks| (index, table, chunks)));
+    }
+    // Parts left per table and rows loaded so far, for progress and the final check.
+    let pending: std::sync::Mutex<std::collections::HashMap<usize, (usize, u64)>> = std::sync::Mutex::new(
+        order
+            .iter()
+            .map(|&(i, _)| (i, (parts.iter().filter(|(p, _, _)| *p == i).count(), 0)))
+            .collect(),
+    );
     let progress = Progress::new("restoring", order.len() as u64);
-    let rows: Vec<u64> = futures_util::stream::iter(order)
-        .map(|table| {
-            let progress = progress.clone();
-            let loading = load(table);
+    let rows: Vec<u64> = futures_util::stream::iter(parts)
+        .map(|(index, table, chunks)| {
+            let (progress, pending) = (progress.clone(), &pending);
+            let loading = load(table, chunks);
             async move {
                 let rows = loading
                     .await
                     .with_context(|| format!("restoring table {}.{} failed", table.schema, table.name))?;
-                progress.table_done(&table.schema, &table.name, rows);
+                let finished = {
+                    let mut pending = pending.lock().expect("no panic while holding it");
+                    let entry = pending.get_mut(&index).expect("every part's table is pending");
+                    entry.0 -= 1;
+                    entry.1 += rows;
+                    (entry.0 == 0).then_some(entry.1)
+                };
+                if let Some(total) = finished {
+                    if total != table.rows {
+                        bail!(
+                            "loaded {total} rows into {}.{} where the manifest says {}",
+                            table.schema,
+                            table.name,
+                            table.rows
+                        );
+                    }
+                    progress.table_done(&table.schema, &table.name, total);
+                }
                 anyhow::Ok(rows)
             }
         })
@@ -119,10 +158,12 @@ async fn refuse_existing_tables(
     Ok(())
 }
 
-async fn load_table(
+/// Loads some chunks of a table with COPY FROM on a connection of its own.
+async fn load_part(
     store: Arc<dyn Datastore>,
     manifest: &Manifest,
     table: &TableManifest,
+    chunks: &[ChunkManifest],
     url: &PgUrl,
 ) -> anyhow::Result<u64> {
     let client = postgres::connect(url).await?;
@@ -131,13 +172,14 @@ async fn load_table(
         .batch_execute("SET synchronous_commit TO off")
         .await
         .map_err(ConnectorError::query("preparing a restore connection"))?;
-    let (stream, reader) = chunk_stream(store, manifest, table);
+    let (stream, reader) = chunks_stream(store, manifest, chunks.to_vec());
     let name = Manifest::table_name(table);
     let loaded = postgres::copy_in(&client, &name, &table.copied_columns, stream).await;
     reader.await.context("the chunk reader thread panicked")?;
     let rows = loaded?;
-    if rows != table.rows {
-        bail!("loaded {rows} rows into {name} where the manifest says {}", table.rows);
+    let expected: u64 = chunks.iter().map(|c| c.rows).sum();
+    if rows != expected {
+        bail!("loaded {rows} rows into {name} where its chunks hold {expected}");
     }
     Ok(rows)
 }
@@ -153,11 +195,22 @@ pub fn chunk_stream(
     impl futures_util::Stream<Item = Result<Bytes, ConnectorError>> + Send + 'static,
     tokio::task::JoinHandle<()>,
 ) {
+    chunks_stream(store, manifest, table.chunks.clone())
+}
+
+/// [`chunk_stream`] for some of a table's chunks.
+pub fn chunks_stream(
+    store: Arc<dyn Datastore>,
+    manifest: &Manifest,
+    chunks: Vec<ChunkManifest>,
+) -> (
+    impl futures_util::Stream<Item = Result<Bytes, ConnectorError>> + Send + 'static,
+    tokio::task::JoinHandle<()>,
+) {
     let (tx, rx) = mpsc::channel::<Result<Bytes, ConnectorError>>(4);
     let reader = {
         let dump = manifest.name.clone();
         let opener = manifest.opener.clone();
-        let chunks = table.chunks.clone();
         tokio::task::spawn_blocking(move || {
             for chunk in &chunks {
                 let result = dump::read_chunk(

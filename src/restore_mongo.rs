@@ -10,8 +10,8 @@ use connectors::mongodb::{self, write, MongoUrl};
 use futures_util::{StreamExt, TryStreamExt};
 
 use crate::datastore::Datastore;
-use crate::dump::{Manifest, TableManifest};
-use crate::restore::{chunk_stream, load_tables, Restored};
+use crate::dump::{ChunkManifest, Manifest, TableManifest};
+use crate::restore::{chunks_stream, load_parts, Restored};
 
 pub async fn to_database(
     store: Arc<dyn Datastore>,
@@ -42,8 +42,8 @@ pub async fn to_database(
     }
 
     let phase = std::time::Instant::now();
-    let rows = load_tables(manifest, workers, |table| {
-        load_collection(store.clone(), manifest, table, &db)
+    let rows = load_parts(manifest, workers, true, |table, chunks| {
+        load_collection(store.clone(), manifest, table, chunks, &db)
     })
     .await?;
     tracing::info!(seconds = phase.elapsed().as_secs_f64(), "documents loaded");
@@ -92,13 +92,15 @@ fn collection_specs(store: &dyn Datastore, manifest: &Manifest) -> anyhow::Resul
         .collect())
 }
 
+/// Inserts some chunks of a collection.
 async fn load_collection(
     store: Arc<dyn Datastore>,
     manifest: &Manifest,
     table: &TableManifest,
+    chunks: &[ChunkManifest],
     db: &::mongodb::Database,
 ) -> anyhow::Result<u64> {
-    let (stream, reader) = chunk_stream(store, manifest, table);
+    let (stream, reader) = chunks_stream(store, manifest, chunks.to_vec());
     futures_util::pin_mut!(stream);
     let mut pending: Vec<u8> = Vec::new();
     let mut batch: Vec<RawDocumentBuf> = Vec::with_capacity(write::BATCH_DOCS);

@@ -443,3 +443,57 @@ fn restoring_needs_neither_the_source_password_nor_the_salt() {
     let err = ws.fails(&["dump", "create"], 2);
     assert!(err.contains("PROD_DB_PASSWORD_UNSET"), "{err}");
 }
+
+#[test]
+fn a_table_of_several_chunks_is_restored_in_parts_and_a_bad_part_fails_the_restore() {
+    let db = TestDb::create("parts");
+    db.sql(
+        "CREATE TABLE t (id int PRIMARY KEY, email text, body text);\
+         INSERT INTO t SELECT i, 'u' || i || '@x.example', repeat(md5(i::text), 2) FROM generate_series(1, 80000) i;",
+    );
+    let ws = Workspace::new();
+    ws.config(
+        &db.url(),
+        "tables:\n  t:\n    columns:\n      email: email\ndump:\n  chunk_size: 200kB\n",
+    );
+    ws.ok(&["dump", "create", "--name", "d"]);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ws.dumps().join("d/manifest.json")).unwrap()).unwrap();
+    let chunks = manifest["tables"][0]["chunks"].as_array().unwrap().clone();
+    assert!(
+        chunks.len() >= 4,
+        "several chunks (one per 1 MiB read batch at least): {}",
+        chunks.len()
+    );
+
+    // Three connections load the table's chunks in three parts; every row arrives once.
+    let target = TestDb::create("parts_copy");
+    ws.ok(&["dump", "restore", "d", "--to", &target.url(), "--workers", "3"]);
+    assert_eq!(target.count("SELECT count(*) FROM t"), 80000);
+    assert_eq!(target.count("SELECT count(DISTINCT id) FROM t"), 80000);
+    assert_eq!(
+        db.rows("t")
+            .iter()
+            .map(|r| r.split('\t').next().unwrap().to_string())
+            .collect::<Vec<_>>(),
+        target
+            .rows("t")
+            .iter()
+            .map(|r| r.split('\t').next().unwrap().to_string())
+            .collect::<Vec<_>>()
+    );
+
+    // A damaged chunk in the last part fails the whole restore, naming the chunk.
+    let last = chunks.last().unwrap()["path"].as_str().unwrap().to_string();
+    let path = ws.dumps().join("d").join(&last);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&path, bytes).unwrap();
+    let again = TestDb::create("parts_bad");
+    let err = ws.fails(&["dump", "restore", "d", "--to", &again.url(), "--workers", "3"], 1);
+    assert!(
+        err.contains(&last) && err.contains("restoring table public.t failed"),
+        "{err}"
+    );
+}
