@@ -118,6 +118,10 @@ subset:
   depth: 2
 YAML
 
+# The same source and datastore without any rule: what decoy costs over the streaming limit.
+NORULES_CONFIG="$WORK/decoy-norules.yaml"
+awk '/^tables:/ { exit } { print }' "$CONFIG" >"$NORULES_CONFIG"
+
 # One COPY per table in a single psql session: the rate at which rows can leave the server.
 COPY_SQL="$WORK/copy_all.sql"
 for t in "${TABLES[@]}"; do
@@ -148,8 +152,10 @@ measure() {
     read -r "SECS[$name]" "RSS[$name]" < <(tail -n 1 "$WORK/$name.time" 2>/dev/null) || true
 }
 
-measure "decoy dump create" "$DECOY" dump create -c "$CONFIG"
+measure "decoy dump create" "$DECOY" dump create -c "$CONFIG" --name full
+measure "decoy dump, no rules" "$DECOY" dump create -c "$NORULES_CONFIG" --name norules
 measure "pg_dump -Fc" pg_dump -Fc -d "$SRC_DB" -f "$WORK/pg_dump.custom"
+measure "pg_dump -Fd -j $PG_RESTORE_JOBS" pg_dump -Fd -j "$PG_RESTORE_JOBS" -d "$SRC_DB" -f "$WORK/pg_dump.dir"
 # wc -c discards the stream like /dev/null and gives the MB/s basis.
 # shellcheck disable=SC2016  # $1..$3 expand in the inner bash
 measure "COPY TO STDOUT (psql)" bash -c \
@@ -157,12 +163,11 @@ measure "COPY TO STDOUT (psql)" bash -c \
     _ "$SRC_DB" "$COPY_SQL" "$WORK/copy.bytes"
 
 recreate_db "$DECOY_DB"
-measure "decoy dump restore" "$DECOY" dump restore latest -c "$CONFIG" --to "$PG_URL/$DECOY_DB"
+measure "decoy dump restore" "$DECOY" dump restore full -c "$CONFIG" --to "$PG_URL/$DECOY_DB"
 recreate_db "$PGR_DB"
 measure "pg_restore -j $PG_RESTORE_JOBS" pg_restore -j "$PG_RESTORE_JOBS" --exit-on-error -d "$PGR_DB" "$WORK/pg_dump.custom"
 # The full dump's size, before the subset dump joins it in the store.
-STORE_BYTES="$(du -sb "$WORK/store" 2>/dev/null | cut -f1 || true)"
-# After the restores, which take `latest`: this dump is newer.
+STORE_BYTES="$(du -sb "$WORK/store/full" 2>/dev/null | cut -f1 || true)"
 measure "decoy 10% subset" "$DECOY" dump create -c "$SUBSET_CONFIG" --name subset-10
 
 # ---------------------------------------------------------------- report
@@ -178,7 +183,8 @@ mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1e6 }'; }
 
 baseline_for() {
     case "$1" in
-        "decoy dump create" | "COPY TO STDOUT (psql)") echo "pg_dump -Fc" ;;
+        "decoy dump create" | "COPY TO STDOUT (psql)" | "pg_dump -Fd -j $PG_RESTORE_JOBS") echo "pg_dump -Fc" ;;
+        "decoy dump, no rules") echo "COPY TO STDOUT (psql)" ;;
         "decoy dump restore") echo "pg_restore -j $PG_RESTORE_JOBS" ;;
         "decoy 10% subset") echo "decoy dump create" ;;
         *) echo "" ;;
