@@ -132,11 +132,12 @@ async fn load_collection(
     .await;
     reader.await.context("the chunk reader thread panicked")?;
     result?;
-    if rows != table.rows {
+    // This part's chunks; load_parts checks the collection's total against the manifest.
+    let expected: u64 = chunks.iter().map(|c| c.rows).sum();
+    if rows != expected {
         bail!(
-            "inserted {rows} documents into {} where the manifest says {}",
-            table.name,
-            table.rows
+            "inserted {rows} documents into {} where its chunks hold {expected}",
+            table.name
         );
     }
     Ok(rows)
