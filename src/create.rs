@@ -281,32 +281,7 @@ async fn dump_table(
     chunks: &ChunkSettings,
 ) -> anyhow::Result<(TableManifest, u64)> {
     let table = &plan.table;
-    let manifest = TableManifest {
-        schema: table.name.schema.clone(),
-        name: table.name.name.clone(),
-        columns: table
-            .columns
-            .iter()
-            .map(|c| ColumnManifest {
-                name: c.name.clone(),
-                type_name: c.type_name.clone(),
-            })
-            .collect(),
-        copied_columns: plan.columns.iter().map(|c| c.name.clone()).collect(),
-        skipped: plan.skipped,
-        rows: 0,
-        raw_bytes: 0,
-        stored_bytes: 0,
-        transformed: plan
-            .transformed()
-            .map(|(column, rule)| TransformedColumn {
-                column: column.to_string(),
-                transformer: rule.transformer.clone(),
-                follows: rule.follows.clone(),
-            })
-            .collect(),
-        chunks: Vec::new(),
-    };
+    let manifest = table_manifest(plan);
     if plan.skipped || matches!(filter, RowFilter::Nothing) {
         return Ok((manifest, 0));
     }
@@ -394,7 +369,39 @@ async fn dump_table(
     Ok((finish_manifest(manifest, chunks), read))
 }
 
-fn finish_manifest(mut manifest: TableManifest, chunks: Vec<ChunkManifest>) -> TableManifest {
+/// A table's manifest entry before its chunks are known.
+pub(crate) fn table_manifest(plan: &TablePlan) -> TableManifest {
+    let table = &plan.table;
+    TableManifest {
+        schema: table.name.schema.clone(),
+        name: table.name.name.clone(),
+        columns: table
+            .columns
+            .iter()
+            .map(|c| ColumnManifest {
+                name: c.name.clone(),
+                type_name: c.type_name.clone(),
+            })
+            .collect(),
+        copied_columns: plan.columns.iter().map(|c| c.name.clone()).collect(),
+        skipped: plan.skipped,
+        rows: 0,
+        raw_bytes: 0,
+        stored_bytes: 0,
+        transformed: plan
+            .transformed()
+            .map(|(column, rule)| TransformedColumn {
+                column: column.to_string(),
+                transformer: rule.transformer.clone(),
+                follows: rule.follows.clone(),
+            })
+            .collect(),
+        chunks: Vec::new(),
+    }
+}
+
+/// A table's manifest entry with its chunks and their totals.
+pub(crate) fn finish_manifest(mut manifest: TableManifest, chunks: Vec<ChunkManifest>) -> TableManifest {
     manifest.chunks = chunks;
     manifest.rows = manifest.chunks.iter().map(|c| c.rows).sum();
     manifest.raw_bytes = manifest.chunks.iter().map(|c| c.raw_bytes).sum();

@@ -28,10 +28,7 @@ use crate::config::Config;
 use crate::create::{write_chunks, write_script, ChunkSettings, BATCHES_IN_FLIGHT, BATCH_BYTES};
 use crate::crypto::{self, Sealer};
 use crate::datastore::Datastore;
-use crate::dump::{
-    self, ChunkManifest, ColumnManifest, Manifest, SchemaManifest, SourceManifest, TableManifest, Totals,
-    TransformedColumn,
-};
+use crate::dump::{self, ChunkManifest, Manifest, SchemaManifest, SourceManifest, TableManifest, Totals};
 use crate::error::ConfigError;
 use crate::plan::{self, Plan, TablePlan};
 use crate::subset::RowFilter;
@@ -153,14 +150,7 @@ pub async fn run(config: &Config, name: Option<String>, file: &Path) -> anyhow::
         .tables
         .iter()
         .zip(written)
-        .map(|(table, chunks)| {
-            let mut manifest = table_manifest(table);
-            manifest.chunks = chunks;
-            manifest.rows = manifest.chunks.iter().map(|c| c.rows).sum();
-            manifest.raw_bytes = manifest.chunks.iter().map(|c| c.raw_bytes).sum();
-            manifest.stored_bytes = manifest.chunks.iter().map(|c| c.stored_bytes).sum();
-            manifest
-        })
+        .map(|(table, chunks)| crate::create::finish_manifest(crate::create::table_manifest(table), chunks))
         .collect();
     tables.sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
     let totals = Totals {
@@ -456,34 +446,4 @@ fn copied_kinds(table: &TablePlan, engine: Engine) -> Vec<(String, FieldKind)> {
             (name.to_string(), kind)
         })
         .collect()
-}
-
-fn table_manifest(plan: &TablePlan) -> TableManifest {
-    let table = &plan.table;
-    TableManifest {
-        schema: table.name.schema.clone(),
-        name: table.name.name.clone(),
-        columns: table
-            .columns
-            .iter()
-            .map(|c| ColumnManifest {
-                name: c.name.clone(),
-                type_name: c.type_name.clone(),
-            })
-            .collect(),
-        copied_columns: plan.columns.iter().map(|c| c.name.clone()).collect(),
-        skipped: plan.skipped,
-        rows: 0,
-        raw_bytes: 0,
-        stored_bytes: 0,
-        transformed: plan
-            .transformed()
-            .map(|(column, rule)| TransformedColumn {
-                column: column.to_string(),
-                transformer: rule.transformer.clone(),
-                follows: rule.follows.clone(),
-            })
-            .collect(),
-        chunks: Vec::new(),
-    }
 }

@@ -88,6 +88,25 @@ fn redact_query(url: &str) -> String {
     format!("{}?{}", &url[..q], params.join("&"))
 }
 
+/// Decodes `%XX` escapes of a URL part (a database name, a file path); other bytes stay.
+pub(crate) fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&text[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// The engine a URL points at, from its scheme.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {

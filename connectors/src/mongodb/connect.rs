@@ -36,7 +36,7 @@ impl MongoUrl {
         // The database is the path: mongodb://user@host:27017/DATABASE?options.
         let path = rest.split_once('/').map(|(_, p)| p).unwrap_or_default();
         let database = path.split('?').next().unwrap_or_default();
-        let database = percent_decode(database);
+        let database = crate::url::percent_decode(database);
         if database.is_empty() {
             return Err(ConnectorError::Url(format!(
                 "`{}` names no database; add it to the path: mongodb://user@host:27017/DATABASE",
@@ -58,24 +58,6 @@ impl MongoUrl {
     pub fn database(&self) -> &str {
         &self.database
     }
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&text[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Connects and checks the server answers, with timeouts short enough for a CronJob to fail fast.

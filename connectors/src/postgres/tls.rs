@@ -54,7 +54,7 @@ pub fn split_tls_params(url: &str) -> (String, TlsSettings) {
                 settings.verify = Verify::Full;
                 kept.push("sslmode=require".to_string());
             }
-            Some(("sslrootcert", path)) => settings.root_cert = Some(PathBuf::from(percent_decode(path))),
+            Some(("sslrootcert", path)) => settings.root_cert = Some(PathBuf::from(crate::url::percent_decode(path))),
             _ => kept.push(param.to_string()),
         }
     }
@@ -64,24 +64,6 @@ pub fn split_tls_params(url: &str) -> (String, TlsSettings) {
         format!("{base}?{}", kept.join("&"))
     };
     (url, settings)
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&text[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The connector for tokio-postgres.
