@@ -8,8 +8,10 @@ pub mod error;
 pub mod mongodb;
 pub mod mysql;
 pub mod postgres;
+pub mod range;
 pub mod schema;
 pub mod url;
 
 pub use error::ConnectorError;
+pub use range::ReadRange;
 pub use schema::{Column, ForeignKey, QualifiedName, Schema, Table};

@@ -13,7 +13,8 @@ use super::connect::{connect, describe_error, is_unsupported, MongoUrl};
 use super::paths::{self, FieldPath};
 use super::values::{kind_of, push_key_text, type_name};
 use crate::postgres::{KeyExpr, KeyQuery};
-use crate::{Column, ConnectorError, QualifiedName, Schema, Table};
+use crate::range::span_ranges;
+use crate::{Column, ConnectorError, QualifiedName, ReadRange, Schema, Table};
 
 /// Documents read per cursor batch: large enough to keep the server busy, small in memory.
 const BATCH_DOCS: u32 = 1000;
@@ -279,6 +280,79 @@ impl Worker {
             .map(|t| doc! { "level": "snapshot", "atClusterTime": Bson::Timestamp(t) })
     }
 
+    /// Ranges of `_id` that cut `collection` into about `parts` pieces of the same width. `None`
+    /// when its ids are neither all ObjectIds nor all integers (MongoDB orders `_id` by type
+    /// first, so the smallest and largest being of one kind means every id is), or too few.
+    pub async fn id_ranges(&self, collection: &str, parts: usize) -> Result<Option<Vec<ReadRange>>, ConnectorError> {
+        let (Some(first), Some(last)) = (self.edge_id(collection, 1).await?, self.edge_id(collection, -1).await?)
+        else {
+            return Ok(None);
+        };
+        let ranges = match (&first, &last) {
+            (Bson::ObjectId(a), Bson::ObjectId(b)) => {
+                let number = |id: &bson::oid::ObjectId| {
+                    let mut wide = [0u8; 16];
+                    wide[4..].copy_from_slice(&id.bytes());
+                    i128::from_be_bytes(wide)
+                };
+                let id = |n: i128| {
+                    let mut bytes = [0u8; 12];
+                    bytes.copy_from_slice(&n.to_be_bytes()[4..]);
+                    Bson::ObjectId(bson::oid::ObjectId::from_bytes(bytes))
+                };
+                span_ranges(number(a), number(b), parts).map(|ranges| {
+                    ranges
+                        .into_iter()
+                        .map(|(f, t)| (f.map(id), t.map(id)))
+                        .collect::<Vec<_>>()
+                })
+            }
+            (Bson::Int32(_) | Bson::Int64(_), Bson::Int32(_) | Bson::Int64(_)) => {
+                let int = |b: &Bson| match b {
+                    Bson::Int32(n) => i128::from(*n),
+                    Bson::Int64(n) => i128::from(*n),
+                    _ => unreachable!("matched above"),
+                };
+                // Bounds of the ids' own type: some servers compare only like with like.
+                let both_int32 = matches!((&first, &last), (Bson::Int32(_), Bson::Int32(_)));
+                let id = |n: i128| {
+                    if both_int32 {
+                        Bson::Int32(n as i32)
+                    } else {
+                        Bson::Int64(n as i64)
+                    }
+                };
+                span_ranges(int(&first), int(&last), parts).map(|ranges| {
+                    ranges
+                        .into_iter()
+                        .map(|(f, t)| (f.map(id), t.map(id)))
+                        .collect::<Vec<_>>()
+                })
+            }
+            _ => None,
+        };
+        Ok(ranges.map(|ranges| {
+            ranges
+                .into_iter()
+                .map(|(from, to)| ReadRange::Ids { from, to })
+                .collect()
+        }))
+    }
+
+    /// The smallest (`direction` 1) or largest (-1) `_id` of a collection.
+    async fn edge_id(&self, collection: &str, direction: i32) -> Result<Option<Bson>, ConnectorError> {
+        let mut docs = self
+            .find(collection, Document::new(), Some(doc! { "_id": direction }), Some(1))
+            .await?;
+        let Some(doc) = docs.try_next().await? else {
+            return Ok(None);
+        };
+        let id = doc.get("_id").map_err(|e| {
+            ConnectorError::Tool(format!("collection {collection}: a document's _id is unreadable: {e}"))
+        })?;
+        Ok(id.and_then(|id| id.to_raw_bson().try_into().ok()))
+    }
+
     /// Streams a collection's documents as raw BSON, without decoding them.
     pub async fn find(
         &self,
@@ -473,6 +547,27 @@ fn key_rows(doc: &Document, paths: &[FieldPath], out: &mut Vec<u8>) {
 
 /// `where` conditions for a collection are query documents in JSON (`{"status": "active"}`), all
 /// of which must hold.
+/// The query filter that selects one range of `_id`s.
+pub fn range_filter(range: &ReadRange) -> Result<Document, ConnectorError> {
+    let ReadRange::Ids { from, to } = range else {
+        return Err(ConnectorError::Tool(format!(
+            "a collection cannot be read by {range}: it splits on _id"
+        )));
+    };
+    let mut bounds = Document::new();
+    if let Some(from) = from {
+        bounds.insert("$gte", from.clone());
+    }
+    if let Some(to) = to {
+        bounds.insert("$lt", to.clone());
+    }
+    Ok(if bounds.is_empty() {
+        Document::new()
+    } else {
+        doc! { "_id": bounds }
+    })
+}
+
 pub fn filter_of(collection: &QualifiedName, conditions: &[String]) -> Result<Document, ConnectorError> {
     let mut parts = Vec::with_capacity(conditions.len());
     for condition in conditions {

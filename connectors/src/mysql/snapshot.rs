@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, Mutex};
 use super::connect::{connect, describe_error, quote_ident, MyUrl};
 use super::text::{encode_row, field_codec, read_expr};
 use crate::postgres::{KeyExpr, KeyQuery};
-use crate::{ConnectorError, QualifiedName};
+use crate::{ConnectorError, QualifiedName, ReadRange};
 
 /// Rows encoded before a piece of LOAD DATA text is handed on.
 const ROWS_PER_PIECE: usize = 1024;
@@ -146,6 +146,63 @@ impl Worker<'_> {
             sql.push_str(&format!(" LIMIT {limit}"));
         }
         self.rows(sql, format!("table {table}")).await
+    }
+
+    /// Like [`Self::copy_out`], but only the rows whose integer primary key is in `range`.
+    pub async fn copy_out_range(
+        &mut self,
+        table: &QualifiedName,
+        columns: &[(&str, &str)],
+        range: &ReadRange,
+    ) -> Result<impl Stream<Item = Result<Bytes, ConnectorError>> + '_, ConnectorError> {
+        let ReadRange::IntKey { column, from, to } = range else {
+            return Err(ConnectorError::Tool(format!(
+                "table {table} cannot be read by {range}: MySQL tables split on an integer primary key"
+            )));
+        };
+        let key = quote_ident(column);
+        let mut conditions = Vec::with_capacity(2);
+        if let Some(from) = from {
+            conditions.push(format!("{key} >= {from}"));
+        }
+        if let Some(to) = to {
+            conditions.push(format!("{key} < {to}"));
+        }
+        if conditions.is_empty() {
+            conditions.push("TRUE".into());
+        }
+        let sql = format!(
+            "SELECT {} FROM {} WHERE {}",
+            select_list(columns),
+            qualified(table),
+            conditions.join(" AND ")
+        );
+        self.rows(sql, format!("table {table} ({range})")).await
+    }
+
+    /// The smallest and largest value of an integer key inside the snapshot (`None` for an empty
+    /// table or keys beyond i64, which are then read in one piece).
+    pub async fn key_bounds(
+        &mut self,
+        table: &QualifiedName,
+        column: &str,
+    ) -> Result<Option<(i64, i64)>, ConnectorError> {
+        let key = quote_ident(column);
+        let sql = format!(
+            "SELECT CAST(MIN({key}) AS CHAR), CAST(MAX({key}) AS CHAR) FROM {}",
+            qualified(table)
+        );
+        let conn = self.conn.as_mut().expect("a worker holds its connection until dropped");
+        let row: Option<(Option<String>, Option<String>)> = conn.query_first(sql).await.map_err(|e| {
+            ConnectorError::Tool(format!(
+                "reading the key range of table {table} failed: {}",
+                describe_error(&e)
+            ))
+        })?;
+        Ok(match row {
+            Some((Some(min), Some(max))) => min.parse().ok().zip(max.parse().ok()),
+            _ => None,
+        })
     }
 
     /// Like [`Self::copy_out`], but only the rows whose integer `key_column` is one of `keys`

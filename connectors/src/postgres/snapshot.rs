@@ -7,7 +7,7 @@ use tokio_postgres::Client;
 
 use super::connect::{connect, quote_ident, quote_qualified, PgUrl};
 use crate::error::describe_pg_error;
-use crate::{ConnectorError, QualifiedName};
+use crate::{ConnectorError, QualifiedName, ReadRange};
 
 pub struct Snapshot {
     url: PgUrl,
@@ -115,6 +115,26 @@ impl Snapshot {
 }
 
 impl Snapshot {
+    /// The heap pages of `table` when it can be read in page ranges: an ordinary table on
+    /// PostgreSQL 14 or later (older servers have no TID range scan, so every range would read the
+    /// whole table). Rows the snapshot sees are on pages that existed when it was taken, and the
+    /// last range is open-ended, so pages added since are still read (and their rows skipped).
+    pub async fn page_count(&self, table: &QualifiedName) -> Result<Option<u64>, ConnectorError> {
+        let row = self
+            .coordinator
+            .query_one(
+                "SELECT CASE WHEN c.relkind = 'r' AND current_setting('server_version_num')::int >= 140000 \
+                 THEN pg_relation_size(c.oid) / current_setting('block_size')::int8 END \
+                 FROM pg_class c WHERE c.oid = $1::text::regclass",
+                &[&quote_qualified(table)],
+            )
+            .await
+            .map_err(ConnectorError::query(format!("measuring table {table}")))?;
+        Ok(row.get::<_, Option<i64>>(0).map(|pages| pages.max(0) as u64))
+    }
+}
+
+impl Snapshot {
     /// Up to `limit` rows of `columns` in COPY text format, for `decoy plan` and `decoy validate`.
     pub async fn sample(
         &self,
@@ -160,6 +180,23 @@ impl SnapshotWorker {
     ) -> Result<impl Stream<Item = Result<Bytes, ConnectorError>>, ConnectorError> {
         let column_list: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
         let sql = format!("COPY {} ({}) TO STDOUT", quote_qualified(table), column_list.join(", "));
+        self.copy_rows(table, &sql).await
+    }
+
+    /// Like [`Self::copy_out`], but only the rows in `range`, which [`Snapshot::page_count`] or an
+    /// integer primary key gave.
+    pub async fn copy_out_range(
+        &self,
+        table: &QualifiedName,
+        columns: &[&str],
+        range: &ReadRange,
+    ) -> Result<impl Stream<Item = Result<Bytes, ConnectorError>>, ConnectorError> {
+        if matches!(range, ReadRange::Ids { .. }) {
+            return Err(ConnectorError::Tool(format!(
+                "table {table} cannot be read by {range}: PostgreSQL tables split on pages or an integer key"
+            )));
+        }
+        let sql = rows_in_range_sql(table, columns, range);
         self.copy_rows(table, &sql).await
     }
 
@@ -216,6 +253,41 @@ impl SnapshotWorker {
     }
 }
 
+/// `COPY (SELECT .. FROM ONLY t WHERE ctid >= '(from,0)' AND ctid < '(to,0)') TO STDOUT`, or the
+/// same on an integer key.
+fn rows_in_range_sql(table: &QualifiedName, columns: &[&str], range: &ReadRange) -> String {
+    let column_list: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+    let mut conditions = Vec::with_capacity(2);
+    match range {
+        ReadRange::Pages { from, to } => {
+            conditions.push(format!("ctid >= '({from},0)'::tid"));
+            if let Some(to) = to {
+                conditions.push(format!("ctid < '({to},0)'::tid"));
+            }
+        }
+        // Refused by the caller.
+        ReadRange::Ids { .. } => conditions.push("false".into()),
+        ReadRange::IntKey { column, from, to } => {
+            let key = quote_ident(column);
+            if let Some(from) = from {
+                conditions.push(format!("{key} >= {from}"));
+            }
+            if let Some(to) = to {
+                conditions.push(format!("{key} < {to}"));
+            }
+        }
+    }
+    if conditions.is_empty() {
+        conditions.push("true".into());
+    }
+    format!(
+        "COPY (SELECT {} FROM ONLY {} WHERE {}) TO STDOUT",
+        column_list.join(", "),
+        quote_qualified(table),
+        conditions.join(" AND ")
+    )
+}
+
 /// `COPY (SELECT .. FROM ONLY t WHERE k BETWEEN first AND last AND k = ANY('{..}')) TO STDOUT`.
 /// The range lets an index on the key narrow the scan; the array is hashed by the server
 /// (PostgreSQL 14 and later), so the test costs the same for any number of keys.
@@ -259,6 +331,28 @@ fn rows_with_keys_sql(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ranges_become_tid_or_key_conditions() {
+        let table = QualifiedName::new("public", "Big");
+        let pages = rows_in_range_sql(&table, &["id", "a b"], &ReadRange::Pages { from: 10, to: Some(20) });
+        assert_eq!(
+            pages,
+            "COPY (SELECT \"id\", \"a b\" FROM ONLY \"public\".\"Big\" WHERE ctid >= '(10,0)'::tid AND ctid < '(20,0)'::tid) TO STDOUT"
+        );
+        let last = rows_in_range_sql(&table, &["id"], &ReadRange::Pages { from: 20, to: None });
+        assert!(last.ends_with("WHERE ctid >= '(20,0)'::tid) TO STDOUT"), "{last}");
+        let first = rows_in_range_sql(
+            &table,
+            &["id"],
+            &ReadRange::IntKey {
+                column: "id".into(),
+                from: None,
+                to: Some(-3),
+            },
+        );
+        assert!(first.ends_with("WHERE \"id\" < -3) TO STDOUT"), "{first}");
+    }
 
     #[test]
     fn rows_with_keys_bound_the_range_and_list_the_keys() {
