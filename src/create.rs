@@ -1,6 +1,7 @@
 //! `decoy dump create`: one snapshot, tables streamed in parallel through the transformers into
 //! chunks, the schema beside them, and the manifest written last as the commit point.
 
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -10,8 +11,8 @@ use chrono::Utc;
 use connectors::mysql;
 use connectors::postgres::copy_text::{Dialect, RowRewriter};
 use connectors::postgres::{self, SchemaFilter, SchemaScripts};
-use connectors::ConnectorError;
-use futures_util::{StreamExt, TryStreamExt};
+use connectors::{ConnectorError, ReadRange};
+use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
 use crate::cleanup::PartialDump;
@@ -24,7 +25,7 @@ use crate::dump::{
 };
 use crate::plan::{self, Plan, TablePlan};
 use crate::progress::Progress;
-use crate::source::{Source, SourceUrl};
+use crate::source::{Source, SourceUrl, SourceWorker};
 use crate::subset::{RowFilter, Subset};
 
 /// Bytes read from the server are handed to the writer thread in batches of about this size: large
@@ -36,6 +37,11 @@ pub(crate) const BATCHES_IN_FLIGHT: usize = 4;
 pub(crate) const KEYS_PER_QUERY: usize = 1 << 18;
 
 pub async fn run(config: &Config, name: Option<String>) -> anyhow::Result<Manifest> {
+    crate::budget::within(config.dump.memory_limit, create(config, name)).await
+}
+
+async fn create(config: &Config, name: Option<String>) -> anyhow::Result<Manifest> {
+    crate::budget::check_encryption(config)?;
     let started = Instant::now();
     let created_at = Utc::now();
     let url = SourceUrl::from_config(config, "create a dump")?;
@@ -111,38 +117,17 @@ async fn write_dump(
         Source::Mysql(_) | Source::Mongo(_) => Vec::new(),
     };
 
-    // Largest tables first, so the longest stream starts at once and the small ones fill the gaps.
-    let mut order: Vec<(usize, &TablePlan)> = plan.tables.iter().enumerate().collect();
-    order.sort_by_key(|(_, t)| std::cmp::Reverse(t.table.estimated_bytes));
-    let progress = Progress::new("dumping", order.iter().filter(|(_, t)| !t.skipped).count() as u64);
+    let progress = Progress::new("dumping", plan.tables.iter().filter(|t| !t.skipped).count() as u64);
     let chunks = ChunkSettings {
         size: config.dump.chunk_size,
         level: config.dump.compression_level,
         sealer: sealer.clone(),
     };
-    let chunks = &chunks;
-    let tables = futures_util::stream::iter(order)
-        .map(|(index, table)| {
-            let store = store.clone();
-            let progress = progress.clone();
-            // A document's identity is its `_id`, whatever other fields it has.
-            let copied: Vec<String> = match source {
-                Source::Mongo(_) => vec!["_id".to_string()],
-                _ => table.columns.iter().map(|c| c.name.clone()).collect(),
-            };
-            let filter = subset.map_or(RowFilter::All, |s| s.filter(index, &copied));
-            async move {
-                let (manifest, read) = dump_table(source, store, name, table, filter, chunks)
-                    .await
-                    .with_context(|| format!("dumping table {} failed", table.table.name))?;
-                if !manifest.skipped {
-                    progress.table_done(&manifest.schema, &manifest.name, manifest.rows);
-                }
-                anyhow::Ok((index, manifest, read))
-            }
-        })
-        .buffer_unordered(config.dump.workers)
-        .try_collect::<Vec<_>>();
+    let streams = crate::budget::dump_streams(config, store.as_ref(), source)?;
+    let tables = async {
+        let jobs = plan_jobs(config, source, plan, subset, streams).await?;
+        run_jobs(source, &store, name, plan, jobs, &chunks, streams, &progress).await
+    };
     let (scripts, mut dumped) = tokio::try_join!(schema_scripts, tables)?;
     // MongoDB's schema files are JSON: collection options, indexes, and what --clean drops.
     let (pre_data, post_data, clean) = match source {
@@ -272,24 +257,197 @@ pub(crate) struct ChunkSettings {
     pub(crate) sealer: Option<Arc<Sealer>>,
 }
 
-async fn dump_table(
+/// One stream of work: a whole table, or one range of a table split across workers.
+struct Job<'p> {
+    index: usize,
+    table: &'p TablePlan,
+    filter: RowFilter,
+    /// The range's position in its table (0 for a whole table): chunks are listed in this order.
+    part: usize,
+    range: Option<ReadRange>,
+    /// The table's estimated bytes shared among its ranges, for ordering the work.
+    estimated_bytes: u64,
+}
+
+/// Most ranges a table is cut into, whatever its size: each is one query and at least one chunk.
+const MAX_RANGES: usize = 1024;
+
+/// The work of a dump: every table, with those over `dump.split_table_bytes` cut into ranges
+/// (at least one per stream) so that one large table does not leave the other workers idle.
+/// Largest first, so the longest streams start at once and the small ones fill the gaps.
+async fn plan_jobs<'p>(
+    config: &Config,
     source: &Source,
+    plan: &'p Plan,
+    subset: Option<&Arc<Subset>>,
+    streams: usize,
+) -> anyhow::Result<Vec<Job<'p>>> {
+    let mut jobs = Vec::with_capacity(plan.tables.len());
+    for (index, table) in plan.tables.iter().enumerate() {
+        // A document's identity is its `_id`, whatever other fields it has.
+        let copied: Vec<String> = match source {
+            Source::Mongo(_) => vec!["_id".to_string()],
+            _ => table.columns.iter().map(|c| c.name.clone()).collect(),
+        };
+        let filter = subset.map_or(RowFilter::All, |s| s.filter(index, &copied));
+        let bytes = table.table.estimated_bytes.max(0) as u64;
+        let split = config.dump.split_table_bytes;
+        // Subset tables are read by key, in slices of the kept keys, not by range.
+        let ranges = if !table.skipped && matches!(filter, RowFilter::All) && streams > 1 && split > 0 && bytes > split
+        {
+            let parts = (bytes.div_ceil(split) as usize).max(streams).min(MAX_RANGES);
+            source
+                .split(&table.table, parts)
+                .await
+                .with_context(|| format!("splitting table {} into ranges failed", table.table.name))?
+        } else {
+            None
+        };
+        match ranges {
+            Some(ranges) => {
+                tracing::info!(
+                    table = %table.table.name,
+                    ranges = ranges.len(),
+                    estimated_bytes = bytes,
+                    "large table: read in ranges on several connections"
+                );
+                let share = bytes / ranges.len() as u64;
+                for (part, range) in ranges.into_iter().enumerate() {
+                    jobs.push(Job {
+                        index,
+                        table,
+                        filter: filter.clone(),
+                        part,
+                        range: Some(range),
+                        estimated_bytes: share,
+                    });
+                }
+            }
+            None => jobs.push(Job {
+                index,
+                table,
+                filter,
+                part: 0,
+                range: None,
+                estimated_bytes: bytes,
+            }),
+        }
+    }
+    jobs.sort_by_key(|j| (std::cmp::Reverse(j.estimated_bytes), j.index, j.part));
+    Ok(jobs)
+}
+
+/// Runs the jobs on `streams` workers, each keeping its connection of the snapshot from one job
+/// to the next. Returns each table's manifest entry (in plan order) and the rows read for it.
+#[allow(clippy::too_many_arguments)]
+async fn run_jobs(
+    source: &Source,
+    store: &Arc<dyn Datastore>,
+    dump: &str,
+    plan: &Plan,
+    jobs: Vec<Job<'_>>,
+    chunks: &ChunkSettings,
+    streams: usize,
+    progress: &Progress,
+) -> anyhow::Result<Vec<(usize, TableManifest, u64)>> {
+    let tables = plan.tables.len();
+    let remaining: Vec<AtomicUsize> = (0..tables).map(|_| AtomicUsize::new(0)).collect();
+    for job in &jobs {
+        remaining[job.index].fetch_add(1, Ordering::Relaxed);
+    }
+    let rows: Vec<AtomicU64> = (0..tables).map(|_| AtomicU64::new(0)).collect();
+    let numbers: Vec<Arc<AtomicUsize>> = (0..tables).map(|_| Arc::new(AtomicUsize::new(0))).collect();
+    let queue = std::sync::Mutex::new(std::collections::VecDeque::from(jobs));
+    let runner = || async {
+        let mut worker: Option<SourceWorker<'_>> = None;
+        let mut done = Vec::new();
+        loop {
+            let Some(job) = queue.lock().expect("job queue lock").pop_front() else {
+                break;
+            };
+            let name = &job.table.table.name;
+            let (written, read) = dump_job(
+                source,
+                &mut worker,
+                store.clone(),
+                dump,
+                &job,
+                chunks,
+                &numbers[job.index],
+            )
+            .await
+            .with_context(|| match &job.range {
+                Some(range) => format!("dumping table {name} ({range}) failed"),
+                None => format!("dumping table {name} failed"),
+            })?;
+            let table_rows = rows[job.index].fetch_add(written.iter().map(|c| c.rows).sum(), Ordering::Relaxed)
+                + written.iter().map(|c| c.rows).sum::<u64>();
+            if remaining[job.index].fetch_sub(1, Ordering::Relaxed) == 1 && !job.table.skipped {
+                progress.table_done(&name.schema, &name.name, table_rows);
+            }
+            done.push((job.index, job.part, written, read));
+        }
+        anyhow::Ok(done)
+    };
+    let mut pieces: Vec<_> = futures_util::future::try_join_all((0..streams).map(|_| runner()))
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
+    pieces.sort_by_key(|(index, part, _, _)| (*index, *part));
+    let mut dumped: Vec<(usize, TableManifest, u64)> = plan
+        .tables
+        .iter()
+        .enumerate()
+        .map(|(index, table)| (index, table_manifest(table), 0))
+        .collect();
+    for (index, _, written, read) in pieces {
+        dumped[index].1.chunks.extend(written);
+        dumped[index].2 += read;
+    }
+    Ok(dumped
+        .into_iter()
+        .map(|(index, manifest, read)| {
+            let chunks = manifest.chunks.clone();
+            (index, finish_manifest(manifest, chunks), read)
+        })
+        .collect())
+}
+
+/// Dumps one job into chunks numbered from the table's shared counter; returns them and the rows
+/// read from the source. `worker` is the runner's connection, opened on its first SQL job.
+async fn dump_job<'s>(
+    source: &'s Source,
+    worker: &mut Option<SourceWorker<'s>>,
     store: Arc<dyn Datastore>,
     dump: &str,
-    plan: &TablePlan,
-    filter: RowFilter,
+    job: &Job<'_>,
     chunks: &ChunkSettings,
-) -> anyhow::Result<(TableManifest, u64)> {
+    numbers: &Arc<AtomicUsize>,
+) -> anyhow::Result<(Vec<ChunkManifest>, u64)> {
+    let plan = job.table;
     let table = &plan.table;
-    let manifest = table_manifest(plan);
+    let filter = job.filter.clone();
     if plan.skipped || matches!(filter, RowFilter::Nothing) {
-        return Ok((manifest, 0));
+        return Ok((Vec::new(), 0));
     }
     if let Source::Mongo(mongo) = source {
-        let (chunks, read) = crate::create_mongo::dump_collection(mongo, store, dump, plan, filter, chunks).await?;
-        return Ok((finish_manifest(manifest, chunks), read));
+        return crate::create_mongo::dump_collection(
+            mongo,
+            store,
+            dump,
+            plan,
+            filter,
+            chunks,
+            job.range.as_ref(),
+            numbers,
+        )
+        .await;
     }
-    let mut worker = source.worker().await?;
+    if worker.is_none() {
+        *worker = Some(source.worker().await?);
+    }
+    let worker = worker.as_mut().expect("opened above");
     let columns: Vec<(&str, &str)> = plan.column_types().collect();
     let rewriter = RowRewriter::new(
         plan.columns
@@ -304,57 +462,79 @@ async fn dump_table(
     };
 
     let (tx, rx) = mpsc::channel::<Bytes>(BATCHES_IN_FLIGHT);
-    let writer = {
-        let dump = dump.to_string();
-        let name = table.name.clone();
-        let filter = filter.clone();
-        let (size, level, sealer) = (chunks.size, chunks.level, chunks.sealer.clone());
-        tokio::task::spawn_blocking(move || {
-            write_chunks(
-                rx,
-                &rewriter,
-                &filter,
-                store.as_ref(),
-                &dump,
-                &name,
-                format,
-                ChunkSettings { size, level, sealer },
-            )
-        })
+    let (written, read) = {
+        let writer = {
+            let dump = dump.to_string();
+            let name = table.name.clone();
+            let filter = filter.clone();
+            let chunks = chunks.clone();
+            let numbers = numbers.clone();
+            tokio::task::spawn_blocking(move || {
+                write_chunks(
+                    rx,
+                    &rewriter,
+                    &filter,
+                    store.as_ref(),
+                    &dump,
+                    &name,
+                    format,
+                    chunks,
+                    &numbers,
+                )
+            })
+        };
+        let read = read_job(worker, job, &columns, &filter, &tx).await;
+        drop(tx);
+        let written = writer.await.context("the chunk writer thread panicked")?;
+        (written, read)
     };
+    read?;
+    written
+}
 
+/// Reads a job's rows from the source and hands them to the chunk writer: the whole table, one
+/// range of it, or (for a subset) the kept keys slice by slice. Ends with an empty batch, the
+/// writer's sign that the rows are complete.
+async fn read_job(
+    worker: &mut SourceWorker<'_>,
+    job: &Job<'_>,
+    columns: &[(&str, &str)],
+    filter: &RowFilter,
+    tx: &mpsc::Sender<Bytes>,
+) -> Result<(), ConnectorError> {
+    let table = &job.table.table;
     let mut batch = BytesMut::with_capacity(BATCH_BYTES);
-    let server_keys = match &filter {
+    let server_keys = match filter {
         RowFilter::Keys(keys) => keys.server_keys(),
         _ => None,
     };
-    let read = match server_keys {
-        None => match worker.copy_out(&table.name, &columns, None).await {
-            Ok(stream) => forward(stream, &tx, &mut batch).await,
-            Err(e) => Err(e),
-        },
+    let complete = match (server_keys, &job.range) {
+        (None, None) => forward(worker.copy_out(&table.name, columns, None).await?, tx, &mut batch).await?,
+        (None, Some(range)) => {
+            forward(
+                worker.copy_out_range(&table.name, columns, range).await?,
+                tx,
+                &mut batch,
+            )
+            .await?
+        }
         // One query per slice of the kept keys, so neither the statement nor the server's key
         // table grows with the subset.
-        Some(mut keys) => loop {
+        (Some(mut keys), _) => loop {
             let slice = keys.next_batch(KEYS_PER_QUERY);
             if slice.is_empty() {
-                break Ok(true);
+                break true;
             }
             tracing::debug!(table = %table.name, keys = slice.len(), "reading kept rows by key");
-            let stream = match worker
-                .copy_out_with_keys(&table.name, &columns, keys.column, keys.type_name, &slice)
-                .await
-            {
-                Ok(stream) => stream,
-                Err(e) => break Err(e),
-            };
-            match forward(stream, &tx, &mut batch).await {
-                Ok(true) => continue,
-                other => break other,
+            let stream = worker
+                .copy_out_with_keys(&table.name, columns, keys.column, keys.type_name, &slice)
+                .await?;
+            if !forward(stream, tx, &mut batch).await? {
+                break false;
             }
         },
     };
-    if let Ok(true) = read {
+    if complete {
         if !batch.is_empty() {
             let _ = tx.send(batch.freeze()).await;
         }
@@ -362,13 +542,8 @@ async fn dump_table(
         // (an error or a signal), and the writer must not commit what it holds.
         let _ = tx.send(Bytes::new()).await;
     }
-    drop(tx);
-    let written = writer.await.context("the chunk writer thread panicked")?;
-    read?;
-    let (chunks, read) = written?;
-    Ok((finish_manifest(manifest, chunks), read))
+    Ok(())
 }
-
 /// A table's manifest entry before its chunks are known.
 pub(crate) fn table_manifest(plan: &TablePlan) -> TableManifest {
     let table = &plan.table;
@@ -439,6 +614,7 @@ pub(crate) fn write_chunks(
     table: &connectors::QualifiedName,
     format: &str,
     settings: ChunkSettings,
+    numbers: &AtomicUsize,
 ) -> anyhow::Result<(Vec<ChunkManifest>, u64)> {
     let mut chunks = Vec::new();
     let mut read: u64 = 0;
@@ -506,7 +682,7 @@ pub(crate) fn write_chunks(
             continue;
         }
         if current.is_none() {
-            let index = chunks.len();
+            let index = numbers.fetch_add(1, Ordering::Relaxed);
             let mut key = dump::chunk_key(dump, table, index, format);
             if settings.sealer.is_some() {
                 key.push_str(".age");

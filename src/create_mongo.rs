@@ -3,15 +3,17 @@
 //! field, and the rest are copied byte for byte into `.bson.zst` chunks (concatenated documents,
 //! the format of mongodump's .bson files, so `mongorestore` reads a decompressed chunk as it is).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use bson::RawDocument;
 use connectors::mongodb::document::DocumentRewriter;
 use connectors::mongodb::paths::FieldPath;
+use connectors::mongodb::read::range_filter;
 use connectors::mongodb::values::push_key_text;
 use connectors::postgres::SchemaScripts;
-use connectors::ConnectorError;
+use connectors::{ConnectorError, ReadRange};
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
@@ -46,7 +48,9 @@ pub async fn schema_files(source: &MongoSource, plan: &Plan) -> anyhow::Result<S
     })
 }
 
-/// Dumps one collection; returns its chunks and the documents read from the server.
+/// Dumps one collection, or one `_id` range of it, into chunks numbered from the collection's
+/// shared counter; returns them and the documents read from the server.
+#[allow(clippy::too_many_arguments)]
 pub async fn dump_collection(
     source: &MongoSource,
     store: Arc<dyn Datastore>,
@@ -54,6 +58,8 @@ pub async fn dump_collection(
     plan: &TablePlan,
     filter: RowFilter,
     chunks: &ChunkSettings,
+    range: Option<&ReadRange>,
+    numbers: &Arc<AtomicUsize>,
 ) -> anyhow::Result<(Vec<ChunkManifest>, u64)> {
     let collection = plan.table.name.name.clone();
     let rules = plan
@@ -73,8 +79,9 @@ pub async fn dump_collection(
         let name = plan.table.name.clone();
         let filter = filter.clone();
         let settings = chunks.clone();
+        let numbers = numbers.clone();
         tokio::task::spawn_blocking(move || {
-            write_chunks(rx, &rewriter, &filter, store.as_ref(), &dump, &name, settings)
+            write_chunks(rx, &rewriter, &filter, store.as_ref(), &dump, &name, settings, &numbers)
         })
     };
 
@@ -84,8 +91,11 @@ pub async fn dump_collection(
         _ => None,
     };
     let read: Result<bool, ConnectorError> = match server_keys {
-        None => match worker.find(&collection, bson::Document::new(), None, None).await {
-            Ok(docs) => forward(docs, &tx, &mut batch).await,
+        None => match range.map_or_else(|| Ok(bson::Document::new()), range_filter) {
+            Ok(selection) => match worker.find(&collection, selection, None, None).await {
+                Ok(docs) => forward(docs, &tx, &mut batch).await,
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         },
         Some(mut keys) => loop {
@@ -157,6 +167,7 @@ pub fn documents(batch: &[u8]) -> impl Iterator<Item = Result<&[u8], String>> {
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn write_chunks(
     mut rx: mpsc::Receiver<Vec<u8>>,
     rewriter: &DocumentRewriter,
@@ -165,6 +176,7 @@ fn write_chunks(
     dump: &str,
     table: &connectors::QualifiedName,
     settings: ChunkSettings,
+    numbers: &AtomicUsize,
 ) -> anyhow::Result<(Vec<ChunkManifest>, u64)> {
     let mut chunks = Vec::new();
     let mut read = 0u64;
@@ -207,7 +219,7 @@ fn write_chunks(
             if open + out.len() as u64 >= settings.size {
                 write_out(
                     &mut current,
-                    &mut chunks,
+                    numbers,
                     &mut out,
                     &mut kept,
                     store,
@@ -221,7 +233,7 @@ fn write_chunks(
         if kept > 0 {
             write_out(
                 &mut current,
-                &mut chunks,
+                numbers,
                 &mut out,
                 &mut kept,
                 store,
@@ -244,7 +256,7 @@ fn write_chunks(
 #[allow(clippy::too_many_arguments)]
 fn write_out(
     current: &mut Option<ChunkWriter>,
-    chunks: &mut [ChunkManifest],
+    numbers: &AtomicUsize,
     out: &mut Vec<u8>,
     kept: &mut u64,
     store: &dyn Datastore,
@@ -253,7 +265,7 @@ fn write_out(
     settings: &ChunkSettings,
 ) -> anyhow::Result<()> {
     if current.is_none() {
-        let mut key = dump::chunk_key(dump, table, chunks.len(), "bson");
+        let mut key = dump::chunk_key(dump, table, numbers.fetch_add(1, Ordering::Relaxed), "bson");
         if settings.sealer.is_some() {
             key.push_str(".age");
         }

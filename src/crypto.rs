@@ -26,6 +26,11 @@ use crate::datastore::Datastore;
 pub const KEY_FILE: &str = "key.age";
 /// The authenticated copy of the manifest.
 pub const MANIFEST_COPY: &str = "manifest.json.age";
+/// scrypt's work factor for passphrase dumps: 2^18 iterations need 256 MiB (128 × r=8 × N bytes)
+/// and about a second, once per dump and once per restore.
+pub const SCRYPT_LOG_N: u8 = 18;
+/// The memory scrypt takes at [`SCRYPT_LOG_N`].
+pub const SCRYPT_BYTES: u64 = (128 * 8) << SCRYPT_LOG_N;
 
 /// The manifest's `encryption` section: what a restore needs to know, never a secret.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -55,7 +60,12 @@ impl Sealer {
         if let Some(passphrase) = &config.passphrase {
             let key = x25519::Identity::generate();
             let mut key_file = Vec::new();
-            let encryptor = age::Encryptor::with_user_passphrase(SecretString::from(passphrase.clone()));
+            // age would time scrypt to pick its work factor, so a fast machine could need 512 MiB
+            // or more; a fixed 2^18 keeps it at 256 MiB, inside `dump.memory_limit`.
+            let mut recipient = age::scrypt::Recipient::new(SecretString::from(passphrase.clone()));
+            recipient.set_work_factor(SCRYPT_LOG_N);
+            let encryptor = age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+                .map_err(|e| anyhow::anyhow!("cannot encrypt the dump key with the passphrase: {e}"))?;
             let mut writer = encryptor.wrap_output(&mut key_file)?;
             writer.write_all(key.to_string().expose_secret().as_bytes())?;
             writer.finish()?;

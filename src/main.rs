@@ -1,5 +1,6 @@
 //! decoy: safe, small, realistic copies of production databases.
 
+mod budget;
 mod cleanup;
 mod cli;
 mod commands;

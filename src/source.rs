@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use connectors::mongodb::{self, MongoUrl};
 use connectors::mysql::{self, MyUrl};
 use connectors::postgres::{self, copy_text::Dialect, KeyQuery, PgUrl};
-use connectors::{ConnectorError, QualifiedName, Schema};
+use connectors::{ConnectorError, QualifiedName, ReadRange, Schema, Table};
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 
@@ -190,6 +190,48 @@ impl Source {
         }
     }
 
+    /// Ranges that read `table` in about `parts` pieces on several connections of this snapshot:
+    /// heap page ranges on PostgreSQL 14+, integer primary-key ranges on MySQL, `_id` ranges
+    /// (ObjectIds or integers) on MongoDB. `None` when the table is read in one piece (no such
+    /// key, or too few rows).
+    pub async fn split(&self, table: &Table, parts: usize) -> Result<Option<Vec<ReadRange>>, ConnectorError> {
+        if parts < 2 {
+            return Ok(None);
+        }
+        match self {
+            Source::Postgres(s) => match s.page_count(&table.name).await? {
+                Some(pages) => Ok(connectors::range::page_ranges(pages, parts)),
+                None => Ok(None),
+            },
+            Source::Mysql(s) => {
+                let [key] = table.primary_key.as_slice() else {
+                    return Ok(None);
+                };
+                let is_int = table
+                    .column(key)
+                    .is_some_and(|c| matches!(c.kind, transformers::ColumnKind::Int { .. }));
+                if !is_int {
+                    return Ok(None);
+                }
+                let bounds = s.worker().await?.key_bounds(&table.name, key).await?;
+                Ok(bounds.and_then(|(first, last)| {
+                    let ranges = connectors::range::int_ranges(first, last, parts)?;
+                    Some(
+                        ranges
+                            .into_iter()
+                            .map(|(from, to)| ReadRange::IntKey {
+                                column: key.clone(),
+                                from,
+                                to,
+                            })
+                            .collect(),
+                    )
+                }))
+            }
+            Source::Mongo(s) => s.snapshot.worker().id_ranges(&table.name.name, parts).await,
+        }
+    }
+
     /// A connection inside the snapshot.
     pub async fn worker(&self) -> Result<SourceWorker<'_>, ConnectorError> {
         Ok(match self {
@@ -257,6 +299,23 @@ impl SourceWorker<'_> {
                 w.copy_out(table, &names).await?.boxed()
             }
             SourceWorker::Mysql(w) => w.copy_out(table, columns, limit).await?.boxed(),
+            SourceWorker::Mongo(_) => return Err(not_text(table)),
+        })
+    }
+
+    /// Streams the rows of one range that [`Source::split`] gave.
+    pub async fn copy_out_range(
+        &mut self,
+        table: &QualifiedName,
+        columns: &[(&str, &str)],
+        range: &ReadRange,
+    ) -> Result<RowStream<'_>, ConnectorError> {
+        Ok(match self {
+            SourceWorker::Postgres(w) => {
+                let names: Vec<&str> = columns.iter().map(|(c, _)| *c).collect();
+                w.copy_out_range(table, &names, range).await?.boxed()
+            }
+            SourceWorker::Mysql(w) => w.copy_out_range(table, columns, range).await?.boxed(),
             SourceWorker::Mongo(_) => return Err(not_text(table)),
         })
     }

@@ -49,6 +49,21 @@ pub fn deserialize_bytes<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u
     }
 }
 
+/// Like [`deserialize_bytes`], but `0` is allowed (a size that can be turned off).
+pub fn deserialize_bytes_or_zero<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Number(u64),
+        Text(String),
+    }
+    match Raw::deserialize(deserializer)? {
+        Raw::Number(n) => Ok(n),
+        Raw::Text(t) if t.trim() == "0" => Ok(0),
+        Raw::Text(t) => parse_bytes(&t).map_err(serde::de::Error::custom),
+    }
+}
+
 /// Parses an age such as `30m`, `12h`, `7d`, `2w`.
 pub fn parse_age(text: &str) -> Result<Duration, String> {
     let text = text.trim();

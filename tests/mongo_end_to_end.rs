@@ -457,3 +457,61 @@ fn config_and_server_problems_are_explained() {
     let err = ws.fails(&["dump", "restore", "good", "--to", "mongodb://127.0.0.1:27017/"], 2);
     assert!(err.contains("names no database"), "{err}");
 }
+
+/// A collection larger than `dump.split_table_bytes` is read as `_id` ranges on several cursors:
+/// ObjectIds (whose first bytes are a timestamp) and integer ids, every document once, with the
+/// same fakes as one cursor.
+#[test]
+fn large_collections_are_read_in_id_ranges_with_every_document_once() {
+    let source = MongoDb::create("ranges");
+    let oid = |i: u32| {
+        let mut bytes = [0u8; 12];
+        bytes[..4].copy_from_slice(&(1_700_000_000 + i * 37).to_be_bytes());
+        bytes[8..].copy_from_slice(&i.to_be_bytes());
+        ObjectId::from_bytes(bytes)
+    };
+    source.insert(
+        "events",
+        (0..3000u32)
+            .map(|i| doc! { "_id": oid(i), "email": format!("e{i}@corp.example"), "n": i as i64 })
+            .collect(),
+    );
+    source.insert("people", people(2000));
+    let rules = "tables:\n  events:\n    columns:\n      email: email\n  people:\n    columns:\n      email: email\n";
+    let ws = Workspace::new();
+    let run = |name: &str, split: &str| {
+        config(
+            &ws,
+            &source,
+            &["events", "people"],
+            &format!("{rules}dump:\n  workers: 3\n  chunk_size: 16KiB\n  split_table_bytes: {split}\n"),
+        );
+        let out = ws.decoy(&["dump", "create", "--name", name]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stderr).matches("read in ranges").count()
+    };
+    assert_eq!(run("ranges", "32KiB"), 2, "both collections split");
+    assert_eq!(run("whole", "0"), 0);
+
+    let mut restored = Vec::new();
+    for dump in ["ranges", "whole"] {
+        let target = MongoDb::create("ranges_copy");
+        ws.ok(&["dump", "restore", dump, "--to", &target.url()]);
+        let mut events = target.documents("events");
+        let mut people = target.documents("people");
+        assert_eq!((events.len(), people.len()), (3000, 2000), "{dump}");
+        let key = |d: &Document| format!("{:?}", d.get("_id").unwrap());
+        events.sort_by_key(key);
+        people.sort_by_key(key);
+        let ids: std::collections::BTreeSet<String> = events.iter().map(key).collect();
+        assert_eq!(ids.len(), 3000, "no document twice");
+        assert!(events
+            .iter()
+            .all(|d| !d.get_str("email").unwrap().ends_with("@corp.example")));
+        restored.push((events, people));
+    }
+    assert_eq!(
+        restored[0], restored[1],
+        "ranges and one cursor give the same documents and fakes"
+    );
+}

@@ -6,7 +6,11 @@ pub async fn run(args: CreateArgs) -> anyhow::Result<()> {
     let manifest = match &args.from_file {
         Some(file) => {
             let config = Config::load_for_file(&args.config.config)?;
-            crate::create_from_file::run(&config, args.name, file).await?
+            crate::budget::within(
+                config.dump.memory_limit,
+                crate::create_from_file::run(&config, args.name, file),
+            )
+            .await?
         }
         None => {
             let config = Config::load(&args.config.config)?;

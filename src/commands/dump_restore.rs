@@ -35,15 +35,38 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
     let to = args.to.expect("clap requires --to or --output");
     let url = SourceUrl::parse(&to).map_err(|e| crate::error::ConfigError::new(format!("--to: {e}")))?;
     let workers = args.workers.unwrap_or(config.dump.workers).max(1);
-    let restored = match (&url, manifest.source.engine.as_str()) {
+    let workers = crate::budget::restore_streams(&config, store.as_ref(), config.dump.compression_level, workers)?;
+    let restored = crate::budget::within(config.dump.memory_limit, async {
+        restore(store, &manifest, &url, args.clean, workers).await
+    })
+    .await?;
+    println!(
+        "restored dump {} into {url}: {} tables, {} rows in {:.1}s",
+        manifest.name,
+        restored.tables,
+        restored.rows,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Restores into the engine `url` names, which must be the dump's own.
+async fn restore(
+    store: Arc<dyn Datastore>,
+    manifest: &Manifest,
+    url: &SourceUrl,
+    clean: bool,
+    workers: usize,
+) -> anyhow::Result<crate::restore::Restored> {
+    Ok(match (url, manifest.source.engine.as_str()) {
         (SourceUrl::Postgres(url), "postgresql") => {
-            crate::restore::to_database(store, &manifest, url, args.clean, workers).await?
+            crate::restore::to_database(store, manifest, url, clean, workers).await?
         }
         (SourceUrl::Mysql(url), "mysql") => {
-            crate::restore_mysql::to_database(store, &manifest, url, args.clean, workers).await?
+            crate::restore_mysql::to_database(store, manifest, url, clean, workers).await?
         }
         (SourceUrl::Mongo(url), "mongodb") => {
-            crate::restore_mongo::to_database(store, &manifest, url, args.clean, workers).await?
+            crate::restore_mongo::to_database(store, manifest, url, clean, workers).await?
         }
         (_, engine) => anyhow::bail!(crate::error::ConfigError::new(format!(
             "--to: dump {} was made from a {} database and restores into the same engine; give a {} URL",
@@ -55,15 +78,7 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
                 _ => "postgres://",
             }
         ))),
-    };
-    println!(
-        "restored dump {} into {url}: {} tables, {} rows in {:.1}s",
-        manifest.name,
-        restored.tables,
-        restored.rows,
-        started.elapsed().as_secs_f64()
-    );
-    Ok(())
+    })
 }
 
 /// A file is written under a temporary name and renamed when complete, so a failed restore never

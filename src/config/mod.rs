@@ -153,6 +153,21 @@ pub struct DumpSettings {
     /// zstd level, 1 (fastest, the default) to 22 (smallest).
     #[serde(default = "default_compression_level")]
     pub compression_level: i32,
+    /// Tables larger than this (the server's estimate) are read as several ranges at once, each on
+    /// its own connection of the same snapshot: PostgreSQL heap page ranges, MySQL integer
+    /// primary-key ranges. `0` reads every table as one stream.
+    #[serde(
+        default = "default_split_table_bytes",
+        deserialize_with = "crate::units::deserialize_bytes_or_zero"
+    )]
+    pub split_table_bytes: u64,
+    /// Peak memory of a dump or a restore: streams run at once are capped so their buffers, the
+    /// subset's key sets and the rest fit, and the run stops with an error rather than pass it.
+    #[serde(
+        default = "default_memory_limit",
+        deserialize_with = "crate::units::deserialize_bytes"
+    )]
+    pub memory_limit: u64,
 }
 
 impl Default for DumpSettings {
@@ -161,8 +176,20 @@ impl Default for DumpSettings {
             chunk_size: default_chunk_size(),
             workers: default_workers(),
             compression_level: default_compression_level(),
+            split_table_bytes: default_split_table_bytes(),
+            memory_limit: default_memory_limit(),
         }
     }
+}
+
+/// Small enough that a table of a few hundred MB keeps every worker busy, large enough that a
+/// range is many chunks' worth of one cheap query.
+fn default_split_table_bytes() -> u64 {
+    128 * 1024 * 1024
+}
+
+fn default_memory_limit() -> u64 {
+    512 * 1024 * 1024
 }
 
 fn default_chunk_size() -> u64 {
@@ -493,6 +520,23 @@ mod tests {
         assert_eq!(spec.name, "first-name");
         assert_eq!(spec.options["locale"], "fr");
         assert_eq!(config.dump.workers, default_workers());
+        assert_eq!(config.dump.split_table_bytes, 128 << 20);
+        assert_eq!(config.dump.memory_limit, 512 << 20);
+    }
+
+    #[test]
+    fn splitting_can_be_turned_off_but_memory_cannot_be_zero() {
+        let parse = |dump: &str| parse(&format!("datastore:\n  local:\n    path: ./d\ndump:\n{dump}"));
+        assert_eq!(parse("  split_table_bytes: 0\n").unwrap().dump.split_table_bytes, 0);
+        assert_eq!(
+            parse("  split_table_bytes: 1GiB\n").unwrap().dump.split_table_bytes,
+            1 << 30
+        );
+        let err = parse("  memory_limit: 0\n").unwrap_err().to_string();
+        assert!(
+            err.contains("dump.memory_limit") && err.contains("more than zero"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -504,6 +548,8 @@ mod tests {
         .unwrap();
         assert_eq!(config.salt.as_deref(), Some("value-of-DECOY_SALT"));
         assert_eq!(config.dump.chunk_size, 64 << 20);
+        assert_eq!(config.dump.split_table_bytes, 128 << 20);
+        assert_eq!(config.dump.memory_limit, 512 << 20);
         let known: Vec<&str> = transformers::catalogue_info().iter().map(|t| t.name).collect();
         for rule in config.tables.values() {
             if let TableRule::Columns(columns) = rule {

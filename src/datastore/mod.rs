@@ -41,6 +41,16 @@ pub trait Datastore: Send + Sync {
     fn dump_usage(&self, name: &str) -> std::io::Result<DumpUsage>;
     fn delete_dump(&self, name: &str) -> std::io::Result<()>;
 
+    /// Memory one open writer holds (its buffers), for `dump.memory_limit`.
+    fn writer_memory(&self) -> u64 {
+        1 << 20
+    }
+
+    /// Memory one open reader holds, for `dump.memory_limit`.
+    fn reader_memory(&self) -> u64 {
+        1 << 20
+    }
+
     fn read_all(&self, key: &str) -> std::io::Result<Vec<u8>> {
         let mut bytes = Vec::new();
         self.open(key)?.read_to_end(&mut bytes)?;

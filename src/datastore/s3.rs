@@ -312,6 +312,15 @@ impl Datastore for S3Datastore {
         }))
     }
 
+    fn writer_memory(&self) -> u64 {
+        ((1 + MAX_PARTS_IN_FLIGHT) * PART_SIZE) as u64
+    }
+
+    /// The read-ahead channel holds body pieces of at most about a megabyte each (hyper's reads).
+    fn reader_memory(&self) -> u64 {
+        ((READ_AHEAD + 1) << 20) as u64
+    }
+
     fn open(&self, key: &str) -> io::Result<Box<dyn Read + Send>> {
         let s = &self.shared;
         let key = s.key(key)?;
