@@ -1,30 +1,41 @@
 #!/usr/bin/env bash
 # End-to-end benchmark on MariaDB: decoy dump/restore next to mysqldump --single-transaction | zstd
 # and the replay of that dump through the mariadb client, plus a plain SELECT of every table (the
-# streaming limit), on the same generated database (fixtures/sample/mysql.sql).
+# streaming limit), on the same generated database (fixtures/sample/mysql.sql), at several scales
+# in one run, then a summary across scales and a sweep of decoy's workers at one scale.
 #
-#   benches/e2e_mysql.sh [SCALE]    # or SCALE=N benches/e2e_mysql.sh
+#   benches/e2e_mysql.sh [SCALE...] # or SCALES="24 94" / SCALE=N benches/e2e_mysql.sh
 #
-#   SCALE       sample-data scale; default 94, about 2.0 million rows
-#               (fixtures/sample/mysql.sql makes ~21,300 rows per unit of scale)
+#   SCALES      sample-data scales, run in order; default "24 94" (about 0.5 and 2.0 million rows:
+#               fixtures/sample/mysql.sql makes ~21,300 rows per unit of scale)
+#   JOBS        decoy dump.workers; default 2
+#   SWEEP=0     skip the workers sweep
+#   SWEEP_SCALE scale of the sweep; default the largest of SCALES
+#   SWEEP_WORKERS  decoy dump.workers values of the sweep; default "1 2 4 8"
+#   DECOY_DUMP_EXTRA  YAML lines added under `dump:` in every decoy config, e.g.
+#               $'split_table_bytes: 64MiB\nmemory_limit: 256MiB'
+#   RSS_BUDGET_MIB  peak RSS decoy must stay within; default the memory_limit line of
+#               DECOY_DUMP_EXTRA, else 512 (decoy's default dump.memory_limit)
+#   REPORT      the Markdown report; default $WORK/report.md (kept when the rest is removed)
 #   DECOY_BIN   use this decoy binary instead of `cargo build --release`
-#   KEEP=1      keep the databases and the work directory for inspection
+#   KEEP=1      keep the databases (of the last scale) and every scale's work directory
 #   CARGO_TARGET_DIR  default /var/tmp/decoy-target (shared with scripts/test.sh)
 #
-# Targets (from the MySQL support issue): decoy dump at least as fast as
-# `mysqldump --single-transaction | zstd`, and decoy restore at least 3x faster than replaying that
-# mysqldump output.
+# Targets (from the MySQL support issue), checked at every scale: decoy dump at least as fast as
+# `mysqldump --single-transaction | zstd`, decoy restore at least 3x faster than replaying that
+# mysqldump output, and peak RSS within the budget whatever the size.
 #
-# Reports wall seconds and peak RSS of the client process (/usr/bin/time): work
-# done inside the MariaDB server is in the wall time but not in the RSS.
-# Exits non-zero if any step failed (the other steps still run and print).
+# Reports wall seconds and peak RSS of the client process (/usr/bin/time): work done inside the
+# MariaDB server is in the wall time but not in the RSS. A failed step is reported and the others
+# still run; the script exits non-zero at the end if any step failed.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+# shellcheck source=benches/lib.sh
+. benches/lib.sh
 
-SCALE="${1:-${SCALE:-94}}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/decoy-target}"
-export DECOY_SALT="${DECOY_SALT:-decoy-bench-salt}"
+bench_scales "24 94" "$@"
+
 MY_HOST=127.0.0.1
 MY_PORT=3306
 MY_USER=root
@@ -33,43 +44,16 @@ MY_URL="mysql://$MY_USER@$MY_HOST:$MY_PORT"
 SRC_DB=decoy_bench_my
 DECOY_DB=decoy_bench_my_restored_decoy
 DUMP_DB=decoy_bench_my_restored_dump
+DECOY_URL="$MY_URL/$DECOY_DB"
+BENCH_DBS=("$SRC_DB" "$DECOY_DB" "$DUMP_DB")
 
-log() { printf '==> %s\n' "$*" >&2; }
 my() { mariadb -h "$MY_HOST" -P "$MY_PORT" -u "$MY_USER" "$@"; }
 my_val() { my -N -B "$@"; }
 drop_db() { my -e "DROP DATABASE IF EXISTS \`$1\`"; }
 recreate_db() { drop_db "$1" && my -e "CREATE DATABASE \`$1\` CHARACTER SET utf8mb4"; }
 
-WORK="$(mktemp -d "${TMPDIR:-/var/tmp}/decoy-bench-my.XXXXXX")"
-# shellcheck disable=SC2317  # invoked by the EXIT trap
-cleanup() {
-    local rc=$?
-    if [ "${KEEP:-0}" = "1" ]; then
-        log "KEEP=1: kept databases $SRC_DB $DECOY_DB $DUMP_DB and $WORK"
-    else
-        for db in "$SRC_DB" "$DECOY_DB" "$DUMP_DB"; do
-            drop_db "$db" >/dev/null 2>&1 || true
-        done
-        rm -rf "$WORK"
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-
-# ---------------------------------------------------------------- prerequisites
-
+bench_init decoy-bench-my
 DECOY_SERVICES=mysql bash scripts/services.sh
-APT_UPDATED=0
-apt_install() {
-    log "installing $* (apt)"
-    if [ "$APT_UPDATED" -eq 0 ]; then
-        apt-get update -qq >/dev/null
-        APT_UPDATED=1
-    fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
-}
-# GNU time gives peak RSS; the shell keyword does not.
-[ -x /usr/bin/time ] || apt_install time
 command -v zstd >/dev/null 2>&1 || apt_install zstd
 if command -v mysqldump >/dev/null 2>&1; then
     MYSQLDUMP=mysqldump
@@ -79,58 +63,20 @@ else
     log "neither mysqldump nor mariadb-dump is installed"
     exit 1
 fi
+bench_prerequisites
 
-if [ -n "${DECOY_BIN:-}" ]; then
-    DECOY="$DECOY_BIN"
-else
-    log "building decoy (release; CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
-    cargo build --release --bin decoy
-    DECOY="$CARGO_TARGET_DIR/release/decoy"
-fi
-[ -x "$DECOY" ] || { log "no decoy binary at $DECOY"; exit 1; }
-
-# ---------------------------------------------------------------- source database
-
-log "creating $SRC_DB at scale $SCALE"
-recreate_db "$SRC_DB"
-my -e "SET @scale = $SCALE; \\. fixtures/sample/mysql.sql" "$SRC_DB"
-
-# Base tables with rows (views would be counted twice).
-TABLES_SQL="SELECT table_name FROM information_schema.tables
-            WHERE table_schema = '$SRC_DB' AND table_type = 'BASE TABLE' ORDER BY 1"
-mapfile -t TABLES < <(my_val -e "$TABLES_SQL")
-[ "${#TABLES[@]}" -gt 0 ] || { log "$SRC_DB has no tables"; exit 1; }
-
-# Write the loaded pages to disk now (as CHECKPOINT does for PostgreSQL), so the first timed
-# step does not compete with the page cleaner, and warm the buffer pool.
-# shellcheck disable=SC2016  # backticks quote MySQL identifiers
-table_list="$(printf '`%s`,' "${TABLES[@]}")"
-my -e "FLUSH TABLES ${table_list%,} FOR EXPORT; UNLOCK TABLES; ANALYZE TABLE ${table_list%,}" \
-    "$SRC_DB" >/dev/null
-
-count_rows() {
-    local db="$1" t total=0 n
-    for t in "${TABLES[@]}"; do
-        n="$(my_val -e "SELECT count(*) FROM \`$db\`.\`$t\`" 2>/dev/null || echo 0)"
-        total=$((total + n))
-    done
-    echo "$total"
-}
-ROWS="$(count_rows "$SRC_DB")"
-AUDIT_ROWS="$(my_val -e "SELECT count(*) FROM \`$SRC_DB\`.audit_log")"
-DB_BYTES="$(my_val -e "SELECT sum(data_length + index_length) FROM information_schema.tables
-                       WHERE table_schema = '$SRC_DB'")"
-log "$SRC_DB: ${#TABLES[@]} tables, $ROWS rows, $((DB_BYTES / 1000000)) MB on disk"
+# ---------------------------------------------------------------- decoy configs
 
 # The sample config (fixtures/sample/decoy.yaml) for MySQL: keys name tables of the URL's database.
-CONFIG="$WORK/decoy.yaml"
-cat >"$CONFIG" <<YAML
+# The datastore path is set per run.
+RULES_BASE="$WORK/base-rules.yaml"
+cat >"$RULES_BASE" <<YAML
 source:
   url: $MY_URL/$SRC_DB
 
 datastore:
   local:
-    path: $WORK/store
+    path: ./dumps
 
 salt: \${DECOY_SALT}
 
@@ -154,125 +100,158 @@ tables:
   # Not needed in a copy: no rows are dumped.
   audit_log: skip
 YAML
+# The same source and datastore without any rule: what decoy costs over the streaming limit.
+NORULES_BASE="$WORK/base-norules.yaml"
+awk '/^tables:/ { exit } { print }' "$RULES_BASE" >"$NORULES_BASE"
+# The rules with a 10% subset, as in benches/e2e.sh: users at the root, their orders and
+# addresses, the orders' items and invoices (two levels of children), and every parent those need.
+SUBSET_BASE="$WORK/base-subset.yaml"
+cat "$RULES_BASE" - >"$SUBSET_BASE" <<'YAML'
 
-# One SELECT per table in a single client session, tab-separated and unbuffered (--quick):
-# the rate at which rows can leave the server.
-SELECT_SQL="$WORK/select_all.sql"
-for t in "${TABLES[@]}"; do
+subset:
+  roots:
+    - { table: users, percent: 10 }
+  depth: 2
+YAML
+# Tables the rules skip: the SELECT the anonymized dump is held to leaves them out too.
+mapfile -t SKIPPED < <(sed -n 's/^  \([^ #][^ ]*\): skip$/\1/p' "$RULES_BASE")
+
+bench_header "decoy end-to-end benchmark: MySQL (MariaDB)" \
+    "MariaDB $(my_val -e 'SELECT version()'), $($MYSQLDUMP --version | head -n 1)"
+out "- decoy restores its rule-less dump (the same tables and rows as the mysqldump replay); the rules skip ${SKIPPED[*]:-nothing}, so the anonymized dump is also held to a SELECT of the other tables"
+
+# ---------------------------------------------------------------- source database
+
+# prepare_source SCALE: the source database at SCALE, TABLES and its sizes. Fails (non-zero)
+# instead of exiting, so the next scale still runs.
+prepare_source() {
+    log "creating $SRC_DB at scale $1"
+    recreate_db "$SRC_DB" || return 1
+    my -e "SET @scale = $1; \\. fixtures/sample/mysql.sql" "$SRC_DB" || return 1
+    # Base tables with rows (views would be counted twice).
+    mapfile -t TABLES < <(my_val -e "SELECT table_name FROM information_schema.tables
+        WHERE table_schema = '$SRC_DB' AND table_type = 'BASE TABLE' ORDER BY 1")
+    [ "${#TABLES[@]}" -gt 0 ] || return 1
+    # Write the loaded pages to disk now (as CHECKPOINT does for PostgreSQL), so the first timed
+    # step does not compete with the page cleaner, and warm the buffer pool.
+    local table_list
     # shellcheck disable=SC2016  # backticks quote MySQL identifiers
-    printf 'SELECT * FROM `%s`;\n' "$t"
-done >"$SELECT_SQL"
+    table_list="$(printf '`%s`,' "${TABLES[@]}")"
+    my -e "FLUSH TABLES ${table_list%,} FOR EXPORT; UNLOCK TABLES; ANALYZE TABLE ${table_list%,}" \
+        "$SRC_DB" >/dev/null || return 1
+    ROWS="$(count_rows "$SRC_DB")"
+    DB_BYTES="$(my_val -e "SELECT sum(data_length + index_length) FROM information_schema.tables
+                           WHERE table_schema = '$SRC_DB'")" || return 1
+    log "$SRC_DB: ${#TABLES[@]} tables, $ROWS rows, $((DB_BYTES / 1000000)) MB on disk"
+}
 
-# ---------------------------------------------------------------- timed steps
-
-declare -A SECS RSS STATUS
-STEPS=()
-FAILED=0
-
-# measure NAME CMD...: time CMD, keep its output in $WORK/NAME.log.
-measure() {
-    local name="$1"
+# count_rows DB [TABLE...]: the rows of those tables (default: all of TABLES) in DB.
+count_rows() {
+    local db="$1" t total=0 n
     shift
-    STEPS+=("$name")
-    log "timing: $name"
-    if /usr/bin/time -f '%e %M' -o "$WORK/$name.time" "$@" >"$WORK/$name.log" 2>&1; then
-        STATUS[$name]=ok
-    else
-        STATUS[$name]=FAILED
-        FAILED=1
-        log "$name FAILED; last lines of its output:"
-        tail -n 15 "$WORK/$name.log" | sed 's/^/    /' >&2
+    [ "$#" -gt 0 ] || set -- "${TABLES[@]}"
+    for t in "$@"; do
+        n="$(my_val -e "SELECT count(*) FROM \`$db\`.\`$t\`" 2>/dev/null || echo 0)"
+        total=$((total + ${n:-0}))
+    done
+    echo "$total"
+}
+
+# ---------------------------------------------------------------- one scale
+
+SELECT_ALL="SELECT *, all tables"
+SELECT_DUMPED="SELECT *, tables decoy dumps"
+MYDUMP="mysqldump | zstd -3"
+REPLAY="replay (mariadb)"
+DUMP="decoy dump create"
+NORULES="decoy dump, no rules"
+RESTORE="decoy dump restore"
+SUBSET="decoy 10% subset"
+SHORT=([$SELECT_ALL]="SELECT all" [$SELECT_DUMPED]="SELECT" [$MYDUMP]="mysqldump" [$REPLAY]="replay"
+    [$DUMP]="full dump")
+baseline "$DUMP" "$SELECT_DUMPED" "$MYDUMP"
+baseline "$NORULES" "$SELECT_ALL" "$MYDUMP"
+baseline "$SUBSET" "$DUMP"
+baseline "$SELECT_ALL" "$MYDUMP"
+baseline "$RESTORE" "$REPLAY"
+
+# select_step NAME TABLE...: one SELECT per table in a single client session, tab-separated and
+# unbuffered (--quick), output counted by wc -c (which discards it like /dev/null and gives the
+# MB/s basis) into $(step_file NAME).bytes.
+select_step() {
+    local name="$1" sql
+    shift
+    sql="$(step_file "$name").sql"
+    # shellcheck disable=SC2016  # backticks quote MySQL identifiers
+    printf 'SELECT * FROM `%s`;\n' "$@" >"$sql"
+    # shellcheck disable=SC2016  # $1..$6 expand in the inner bash
+    measure "$name" bash -c \
+        'set -o pipefail; mariadb -h "$1" -P "$2" -u "$3" --quick -N -B "$4" <"$5" | wc -c >"$6"' \
+        _ "$MY_HOST" "$MY_PORT" "$MY_USER" "$SRC_DB" "$sql" "$(step_file "$name").bytes"
+}
+
+# run_scale SCALE: the timed steps at SCALE (after scale_begin) and the scale's report.
+run_scale() {
+    local select_bytes store_bytes subset_bytes mydump_bytes decoy_rows dump_rows skipped_rows
+    skipped_rows=$((ROWS - $(count_rows "$SRC_DB" "${DUMPED[@]}")))
+
+    measure "$DUMP" "$DECOY" dump create -c "$CONFIG" --name full
+    measure "$NORULES" "$DECOY" dump create -c "$NORULES_CONFIG" --name norules
+    # shellcheck disable=SC2016  # $1..$6 expand in the inner bash
+    measure "$MYDUMP" bash -c \
+        'set -o pipefail; "$1" -h "$2" -P "$3" -u "$4" --single-transaction "$5" | zstd -q -3 >"$6"' \
+        _ "$MYSQLDUMP" "$MY_HOST" "$MY_PORT" "$MY_USER" "$SRC_DB" "$SCALE_WORK/dump.sql.zst"
+    select_step "$SELECT_ALL" "${TABLES[@]}"
+    select_step "$SELECT_DUMPED" "${DUMPED[@]}"
+    recreate_db "$DECOY_DB" || log "could not recreate $DECOY_DB"
+    measure "$RESTORE" "$DECOY" dump restore norules -c "$NORULES_CONFIG" --to "$DECOY_URL"
+    recreate_db "$DUMP_DB" || log "could not recreate $DUMP_DB"
+    # shellcheck disable=SC2016  # $1..$5 expand in the inner bash
+    measure "$REPLAY" bash -c \
+        'set -o pipefail; zstd -dc "$5" | mariadb -h "$1" -P "$2" -u "$3" "$4"' \
+        _ "$MY_HOST" "$MY_PORT" "$MY_USER" "$DUMP_DB" "$SCALE_WORK/dump.sql.zst"
+    measure "$SUBSET" "$DECOY" dump create -c "$SUBSET_CONFIG" --name subset-10
+
+    select_bytes="$(cat "$(step_file "$SELECT_ALL").bytes" 2>/dev/null || echo 0)"
+    [ "${select_bytes:-0}" -gt 0 ] || select_bytes="$DB_BYTES" # fallback if the SELECT step failed
+    store_bytes="$(du -sb "$SCALE_WORK/store/full" 2>/dev/null | cut -f1 || true)"
+    subset_bytes="$(du -sb "$SCALE_WORK/store/subset-10" 2>/dev/null | cut -f1 || true)"
+    mydump_bytes="$(stat -c %s "$SCALE_WORK/dump.sql.zst" 2>/dev/null || echo 0)"
+    decoy_rows="$(count_rows "$DECOY_DB")"
+    dump_rows="$(count_rows "$DUMP_DB")"
+
+    out "source: $ROWS rows in ${#TABLES[@]} tables, data + index length $(mb "$DB_BYTES") MB, SELECT output $(mb "$select_bytes") MB" ""
+    step_table "$ROWS" "$select_bytes"
+    out "" "- output size: decoy dump $(mb "${store_bytes:-0}") MB, $MYSQLDUMP | zstd -3 $(mb "$mydump_bytes") MB, decoy 10% subset $(mb "${subset_bytes:-0}") MB" \
+        "- rows: decoy dump $(dumped_rows "$DUMP") (the rules skip $skipped_rows), no rules $(dumped_rows "$NORULES"), 10% subset $(dumped_rows "$SUBSET"); restored: decoy $decoy_rows, replay $dump_rows (source $ROWS)"
+    if [ "${STATUS[$RESTORE]}" = ok ] && [ "$decoy_rows" -ne "$ROWS" ]; then
+        out "- WARNING: decoy restored $decoy_rows rows, the source has $ROWS"
     fi
-    # The last line holds "seconds kB" (earlier lines may be a "Command exited" note).
-    read -r "SECS[$name]" "RSS[$name]" < <(tail -n 1 "$WORK/$name.time" 2>/dev/null) || true
+    if [ "${STATUS[$REPLAY]}" = ok ] && [ "$dump_rows" -ne "$ROWS" ]; then
+        out "- WARNING: the replay restored $dump_rows rows, the source has $ROWS"
+    fi
+    out "" "Targets:" ""
+    target "anonymized dump at least as fast as mysqldump | zstd" "$DUMP" "$MYDUMP" 1
+    target "restore at least 3x faster than replaying the dump" "$RESTORE" "$REPLAY" 0.3333333
+    rss_target "$DUMP" "$RESTORE" "$SUBSET"
+
+    SUMMARY_ROWS+=("$(tsv "$1" "$ROWS" "$(mb "$select_bytes")" "$(step_secs "$DUMP")" \
+        "$(ratio "$DUMP" "$SELECT_DUMPED")" "$(ratio "$NORULES" "$SELECT_ALL")" "$(ratio "$MYDUMP" "$DUMP")" \
+        "$(ratio "$RESTORE" "$REPLAY")" "$(rss_mib "$DUMP")" "$(rss_mib "$RESTORE")" "$(rss_mib "$SUBSET")")")
+
+    # The restored copies are not needed any more (the sweep restores into a fresh one).
+    if [ "${KEEP:-0}" != 1 ]; then
+        drop_db "$DECOY_DB" || true
+        drop_db "$DUMP_DB" || true
+        rm -rf "$SCALE_WORK/store" "$SCALE_WORK/dump.sql.zst"
+    fi
 }
 
-DUMP_STEP="mysqldump | zstd -3"
-REPLAY_STEP="replay (mariadb)"
+# ---------------------------------------------------------------- the run
 
-measure "decoy dump create" "$DECOY" dump create -c "$CONFIG"
-# shellcheck disable=SC2016  # $1..$6 expand in the inner bash
-measure "$DUMP_STEP" bash -c \
-    'set -o pipefail; "$1" -h "$2" -P "$3" -u "$4" --single-transaction "$5" | zstd -q -3 >"$6"' \
-    _ "$MYSQLDUMP" "$MY_HOST" "$MY_PORT" "$MY_USER" "$SRC_DB" "$WORK/dump.sql.zst"
-# wc -c discards the stream like /dev/null and gives the MB/s basis.
-# shellcheck disable=SC2016  # $1..$6 expand in the inner bash
-measure "SELECT * (mariadb -B)" bash -c \
-    'set -o pipefail; mariadb -h "$1" -P "$2" -u "$3" --quick -N -B "$4" <"$5" | wc -c >"$6"' \
-    _ "$MY_HOST" "$MY_PORT" "$MY_USER" "$SRC_DB" "$SELECT_SQL" "$WORK/select.bytes"
-
-recreate_db "$DECOY_DB"
-measure "decoy dump restore" "$DECOY" dump restore latest -c "$CONFIG" --to "$MY_URL/$DECOY_DB"
-recreate_db "$DUMP_DB"
-# shellcheck disable=SC2016  # $1..$5 expand in the inner bash
-measure "$REPLAY_STEP" bash -c \
-    'set -o pipefail; zstd -dc "$5" | mariadb -h "$1" -P "$2" -u "$3" "$4"' \
-    _ "$MY_HOST" "$MY_PORT" "$MY_USER" "$DUMP_DB" "$WORK/dump.sql.zst"
-
-# ---------------------------------------------------------------- report
-
-SELECT_BYTES="$(cat "$WORK/select.bytes" 2>/dev/null || echo 0)"
-[ "$SELECT_BYTES" -gt 0 ] || SELECT_BYTES="$DB_BYTES"   # fallback if the SELECT step failed
-STORE_BYTES="$(du -sb "$WORK/store" 2>/dev/null | cut -f1 || true)"
-MYSQLDUMP_BYTES="$(stat -c %s "$WORK/dump.sql.zst" 2>/dev/null || echo 0)"
-DECOY_ROWS="$(count_rows "$DECOY_DB")"
-DUMP_ROWS="$(count_rows "$DUMP_DB")"
-
-mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1e6 }'; }
-
-baseline_for() {
-    case "$1" in
-        "decoy dump create" | "SELECT * (mariadb -B)") echo "$DUMP_STEP" ;;
-        "decoy dump restore") echo "$REPLAY_STEP" ;;
-        *) echo "" ;;
-    esac
-}
-
-echo
-echo "decoy e2e MySQL benchmark  (scale $SCALE, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, MariaDB $(my_val -e 'SELECT version()'))"
-echo "source: $ROWS rows in ${#TABLES[@]} tables; data + index length $(mb "$DB_BYTES") MB"
-echo "MB/s basis: $(mb "$SELECT_BYTES") MB = total tab-separated SELECT output of all tables (MB = 10^6 bytes)"
-echo "rows/s basis: all $ROWS source rows for every step (decoy skips audit_log, $AUDIT_ROWS rows, per config)"
-echo
-printf '%-24s %8s %8s %12s %9s %9s %12s  %s\n' step status seconds rows/s MB/s "RSS MB" "vs baseline" baseline
-printf '%-24s %8s %8s %12s %9s %9s %12s  %s\n' ------------------------ ------ ------- ----------- -------- -------- ----------- --------
-for s in "${STEPS[@]}"; do
-    base="$(baseline_for "$s")"
-    bsecs=0
-    [ -n "$base" ] && bsecs="${SECS[$base]:-0}"
-    awk -v step="$s" -v st="${STATUS[$s]}" -v secs="${SECS[$s]:-0}" -v kb="${RSS[$s]:-0}" \
-        -v rows="$ROWS" -v bytes="$SELECT_BYTES" -v bsecs="$bsecs" -v base="$base" 'BEGIN {
-        if (st != "ok") secs = 0   # no rates for a failed step
-        rps = secs > 0 ? sprintf("%.0f", rows / secs) : "-"
-        mbs = secs > 0 ? sprintf("%.1f", bytes / 1e6 / secs) : "-"
-        ratio = (base != "" && bsecs > 0) ? sprintf("%.2fx", secs / bsecs) : "-"
-        printf "%-24s %8s %8.2f %12s %9s %9.1f %12s  %s\n", step, st, secs, rps, mbs, kb / 1024, ratio, base
-    }'
-done
-echo
-echo "vs baseline = seconds / baseline seconds (below 1.00x is faster than the baseline)."
-echo "RSS = peak resident memory of the client process tree (/usr/bin/time %M), not the server."
-echo "output size: decoy dump $(mb "${STORE_BYTES:-0}") MB, $MYSQLDUMP | zstd -3 file $(mb "$MYSQLDUMP_BYTES") MB"
-echo "restored rows: decoy $DECOY_ROWS, replay $DUMP_ROWS (source $ROWS, of which $AUDIT_ROWS skipped by decoy)"
-if [ "$DECOY_ROWS" -ne $((ROWS - AUDIT_ROWS)) ] && [ "${STATUS["decoy dump restore"]}" = ok ]; then
-    echo "WARNING: decoy restore row count differs from source minus skipped tables"
-fi
-if [ "$DUMP_ROWS" -ne "$ROWS" ] && [ "${STATUS[$REPLAY_STEP]}" = ok ]; then
-    echo "WARNING: replayed row count differs from source"
-fi
-
-# target LABEL STEP BASELINE MAX_RATIO: met when STEP took at most MAX_RATIO x BASELINE's seconds.
-target() {
-    local label="$1" step="$2" base="$3" max="$4"
-    awk -v label="$label" -v st="${STATUS[$step]}/${STATUS[$base]}" -v secs="${SECS[$step]:-0}" \
-        -v bsecs="${SECS[$base]:-0}" -v max="$max" 'BEGIN {
-        if (st != "ok/ok" || secs <= 0 || bsecs <= 0) { printf "  %-58s n/a (a step failed)\n", label; exit }
-        printf "  %-58s %-6s (%.2fx the baseline time, target <= %.2fx)\n", label,
-               secs <= bsecs * max ? "met" : "MISSED", secs / bsecs, max
-    }'
-}
-echo "targets:"
-target "decoy dump at least as fast as mysqldump | zstd" "decoy dump create" "$DUMP_STEP" 1
-target "decoy restore at least 3x faster than replaying the dump" "decoy dump restore" "$REPLAY_STEP" 0.3333333
-
-exit "$FAILED"
+bench_run
+summary_report "dump = decoy dump create with the sample rules; SELECT = SELECT * of the same tables; restore = decoy restore of the rule-less dump, replay = mysqldump output through mariadb; peak RSS in MiB." \
+    scale rows "SELECT MB" "dump s" "dump / SELECT" "no rules / SELECT all" "mysqldump / dump" \
+    "restore / replay" "dump RSS" "restore RSS" "subset RSS"
+sweep_report
+bench_finish
