@@ -127,7 +127,7 @@ fn fit(config: &Config, what: &str, workers: usize, per_stream: u64, reserved: u
             streams,
             memory_limit = %format_bytes(limit),
             per_stream = %format_bytes(per_stream),
-            "dump.memory_limit holds {streams} streams at once, not the {workers} of dump.workers; \
+            "dump.memory_limit holds {streams} streams at once, not the {workers} asked for (dump.workers or --workers); \
              raise dump.memory_limit to run them all"
         );
     }
