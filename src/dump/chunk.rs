@@ -61,9 +61,22 @@ impl Sink {
     }
 }
 
+/// Rows are compressed in frames of at least this much input: a chunk is a sequence of
+/// independent zstd frames (what `zstd -d` and every zstd reader expect of a stream). One-shot
+/// frames take zstd's contiguous-input path, where a streaming encoder's ring buffer falls back to
+/// its slower "external dictionary" path once it wraps; at level 1 the window is 512 KiB, so
+/// frames of 1 MiB lose almost nothing to the frame boundaries.
+pub const FRAME_BYTES: usize = 1 << 20;
+
 /// Writes one chunk: complete rows in, a committed, checksummed object out.
 pub struct ChunkWriter {
-    encoder: zstd::stream::write::Encoder<'static, Sink>,
+    compressor: zstd::bulk::Compressor<'static>,
+    /// Input waiting for a full frame.
+    pending: Vec<u8>,
+    /// The last frame's compressed bytes (reused).
+    frame: Vec<u8>,
+    frames: u64,
+    sink: Sink,
     path: String,
     rows: u64,
     raw_bytes: u64,
@@ -88,9 +101,15 @@ impl ChunkWriter {
             Some(sealer) => Sink::Sealed(sealer.seal(object)?),
             None => Sink::Plain(object),
         };
-        let encoder = zstd::stream::write::Encoder::new(sink, level)?;
+        let mut compressor = zstd::bulk::Compressor::new(level)?;
+        // Each frame records its size, so a reader can size its buffer; the checksum is ours.
+        compressor.include_contentsize(true)?;
         Ok(ChunkWriter {
-            encoder,
+            compressor,
+            pending: Vec::new(),
+            frame: Vec::new(),
+            frames: 0,
+            sink,
             path: path_in_dump,
             rows: 0,
             raw_bytes: 0,
@@ -99,9 +118,33 @@ impl ChunkWriter {
 
     /// Appends complete rows (each ending in a newline).
     pub fn write_rows(&mut self, data: &[u8], rows: u64) -> io::Result<()> {
-        self.encoder.write_all(data)?;
+        if self.pending.is_empty() && data.len() >= FRAME_BYTES {
+            self.write_frame(Input::Given(data))?;
+        } else {
+            self.pending.extend_from_slice(data);
+            if self.pending.len() >= FRAME_BYTES {
+                self.write_frame(Input::Pending)?;
+            }
+        }
         self.rows += rows;
         self.raw_bytes += data.len() as u64;
+        Ok(())
+    }
+
+    /// Compresses one frame and passes it on to the object.
+    fn write_frame(&mut self, input: Input<'_>) -> io::Result<()> {
+        let data = match input {
+            Input::Given(data) => data,
+            Input::Pending => &self.pending,
+        };
+        self.frame.clear();
+        self.frame.reserve(zstd::zstd_safe::compress_bound(data.len()));
+        self.compressor.compress_to_buffer(data, &mut self.frame)?;
+        self.sink.write_all(&self.frame)?;
+        self.frames += 1;
+        if let Input::Pending = input {
+            self.pending.clear();
+        }
         Ok(())
     }
 
@@ -114,12 +157,17 @@ impl ChunkWriter {
         self.raw_bytes
     }
 
-    /// Ends the zstd frame, commits the object and returns its manifest entry.
+    /// Compresses the last frame, commits the object and returns its manifest entry.
     pub fn finish(self) -> anyhow::Result<ChunkManifest> {
-        let path = self.path;
+        let path = self.path.clone();
         let (rows, raw_bytes) = (self.rows, self.raw_bytes);
+        let mut writer = self;
         let finished = (|| -> io::Result<(String, u64)> {
-            let hashing = self.encoder.finish()?.finish()?;
+            // The rest of the rows; an empty frame keeps a chunk without rows a valid zstd file.
+            if !writer.pending.is_empty() || writer.frames == 0 {
+                writer.write_frame(Input::Pending)?;
+            }
+            let hashing = writer.sink.finish()?;
             let sha256 = hex::encode(hashing.hasher.finalize());
             let stored_bytes = hashing.bytes;
             hashing.inner.commit()?;
@@ -134,6 +182,12 @@ impl ChunkWriter {
             sha256,
         })
     }
+}
+
+/// What a frame is compressed from: rows handed in whole, or the rows gathered so far.
+enum Input<'a> {
+    Given(&'a [u8]),
+    Pending,
 }
 
 /// Receives a chunk's decompressed data as it is read.
