@@ -40,16 +40,59 @@ pub async fn to_database(
     postgres::run_script(&client, "creating the schema (schema/pre-data.sql)", &pre_data).await?;
     let phase = std::time::Instant::now();
 
-    // COPY from several connections into one table: a large table is no longer one stream.
-    let rows = load_parts(manifest, workers, true, |table, chunks| {
-        load_part(store.clone(), manifest, table, chunks, url)
-    })
-    .await?;
-    tracing::info!(seconds = phase.elapsed().as_secs_f64(), "data loaded");
-    let phase = std::time::Instant::now();
+    // COPY from several connections into one table: a large table is no longer one stream. A
+    // table's indexes and key constraints are built as soon as its rows are in, while the others
+    // still load; loads and builds share `workers` permits, as pg_restore -j shares its jobs.
+    let post = postgres::PostData::new(url, &post_data, workers);
+    let permits = tokio::sync::Semaphore::new(workers);
+    let (loaded_tx, mut loaded_rx) = mpsc::unbounded_channel::<(String, String)>();
+    let loading = async {
+        let rows = load_parts(
+            manifest,
+            workers,
+            true,
+            |table, chunks| {
+                let (store, permits) = (store.clone(), &permits);
+                async move {
+                    let _permit = permits.acquire().await.expect("the semaphore is never closed");
+                    load_part(store, manifest, table, chunks, url).await
+                }
+            },
+            |table| {
+                let _ = loaded_tx.send((table.schema.clone(), table.name.clone()));
+            },
+        )
+        .await;
+        drop(loaded_tx);
+        tracing::info!(seconds = phase.elapsed().as_secs_f64(), "data loaded");
+        rows
+    };
+    let (post_ref, permits_ref) = (&post, &permits);
+    let building = async move {
+        let (post, permits) = (post_ref, permits_ref);
+        let mut builds = futures_util::stream::FuturesUnordered::new();
+        loop {
+            tokio::select! {
+                next = loaded_rx.recv() => match next {
+                    Some((schema, table)) => builds.push(async move {
+                        post.build_table(&schema, &table, permits)
+                            .await
+                            .with_context(|| format!("creating the indexes and key constraints of {schema}.{table} failed"))
+                    }),
+                    None => break,
+                },
+                Some(built) = builds.next(), if !builds.is_empty() => built?,
+            }
+        }
+        while let Some(built) = builds.next().await {
+            built?;
+        }
+        anyhow::Ok(())
+    };
+    let (rows, ()) = tokio::try_join!(loading, building)?;
 
-    // Index builds and key constraints run in parallel; foreign keys and the rest follow in order.
-    postgres::run_post_data(url, &post_data, workers)
+    // Foreign keys and the rest need every table.
+    post.finish()
         .await
         .context("creating indexes, constraints and foreign keys (schema/post-data.sql) failed")?;
     tracing::info!(
@@ -64,11 +107,17 @@ pub async fn to_database(
 }
 
 /// Loads every table that has rows, `workers` loads at a time, largest tables first so the longest
-/// load starts at once, with progress. With `split`, a table is loaded in parts of consecutive
-/// chunks by several connections at once: as many parts as there are workers, never more than its
-/// chunks. `load` gets a table and the chunks of one part and returns the rows it loaded; each
-/// table's total is checked against the manifest.
-pub async fn load_parts<'m, F, Fut>(manifest: &'m Manifest, workers: usize, split: bool, load: F) -> anyhow::Result<u64>
+/// load starts at once, with progress. With `split`, a table larger than one worker's share of the
+/// dump is loaded in parts of consecutive chunks by several connections at once: one part per
+/// share, never more than the workers or its chunks. `load` gets a table and the chunks of one part and returns the rows it loaded; each
+/// table's total is checked against the manifest, and `loaded` hears of it then.
+pub async fn load_parts<'m, F, Fut>(
+    manifest: &'m Manifest,
+    workers: usize,
+    split: bool,
+    load: F,
+    loaded: impl Fn(&'m TableManifest),
+) -> anyhow::Result<u64>
 where
     F: Fn(&'m TableManifest, &'m [ChunkManifest]) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<u64>>,
@@ -81,8 +130,18 @@ where
         .collect();
     order.sort_by_key(|(_, t)| std::cmp::Reverse(t.raw_bytes));
     let mut parts: Vec<(usize, &TableManifest, &[ChunkManifest])> = Vec::new();
+    // A table is cut into parts only when it is more than one worker's share of the whole: two
+    // connections loading one table contend for its extension lock, so other tables loading
+    // beside it are faster whenever there are enough of them (measured: 7.9 s against 7.1 s on
+    // the benchmark's 8-million-row database, whose largest table is a quarter of the rows).
+    let total: u64 = order.iter().map(|(_, t)| t.raw_bytes).sum();
+    let share = total.div_ceil(workers.max(1) as u64).max(1);
     for &(index, table) in &order {
-        let count = if split { workers.clamp(1, table.chunks.len()) } else { 1 };
+        let count = if split {
+            (table.raw_bytes.div_ceil(share) as usize).clamp(1, workers.min(table.chunks.len()).max(1))
+        } else {
+            1
+        };
         let per_part = table.chunks.len().div_ceil(count);
         parts.extend(table.chunks.chunks(per_part).map(|chunks| (index, table, chunks)));
     }
@@ -96,7 +155,7 @@ where
     let progress = Progress::new("restoring", order.len() as u64);
     let rows: Vec<u64> = futures_util::stream::iter(parts)
         .map(|(index, table, chunks)| {
-            let (progress, pending) = (progress.clone(), &pending);
+            let (progress, pending, loaded) = (progress.clone(), &pending, &loaded);
             let loading = load(table, chunks);
             async move {
                 let rows = loading
@@ -119,6 +178,7 @@ where
                         );
                     }
                     progress.table_done(&table.schema, &table.name, total);
+                    loaded(table);
                 }
                 anyhow::Ok(rows)
             }

@@ -42,9 +42,13 @@ pub async fn to_database(
     }
 
     let phase = std::time::Instant::now();
-    let rows = load_parts(manifest, workers, true, |table, chunks| {
-        load_collection(store.clone(), manifest, table, chunks, &db)
-    })
+    let rows = load_parts(
+        manifest,
+        workers,
+        true,
+        |table, chunks| load_collection(store.clone(), manifest, table, chunks, &db),
+        |_| {},
+    )
     .await?;
     tracing::info!(seconds = phase.elapsed().as_secs_f64(), "documents loaded");
 

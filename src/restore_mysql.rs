@@ -41,9 +41,13 @@ pub async fn to_database(
 
     // One LOAD DATA per table, in one transaction: two connections loading one InnoDB table were
     // no faster here (see the README's MySQL benchmark).
-    let rows = load_parts(manifest, workers, false, |table, _| {
-        load_table(store.clone(), manifest, table, url)
-    })
+    let rows = load_parts(
+        manifest,
+        workers,
+        false,
+        |table, _| load_table(store.clone(), manifest, table, url),
+        |_| {},
+    )
     .await?;
     tracing::info!(seconds = phase.elapsed().as_secs_f64(), "data loaded");
 

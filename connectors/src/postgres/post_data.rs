@@ -52,34 +52,193 @@ fn parallel_safe(kind: &str) -> bool {
 /// index builds fast, and a restore target is a test database with nothing else to serve.
 const INDEX_BUILD_MEMORY: &str = "256MB";
 
-/// Runs the post-data script with up to `workers` connections, in three phases: index builds and
-/// key constraints (one table each) all at once; foreign keys at once when they share no table;
-/// everything else in dump order.
-pub async fn run_post_data(url: &PgUrl, script: &str, workers: usize) -> Result<(), ConnectorError> {
-    let (preamble, entries) = split(script);
-    let (mut indexes, mut foreign_keys, mut rest) = (Vec::new(), Vec::new(), Vec::new());
-    for entry in entries {
-        if parallel_safe(&entry.kind) {
-            indexes.push((entry, Vec::new()));
-        } else if let Some(tables) = (entry.kind == "FK CONSTRAINT").then(|| fk_tables(&entry.sql)).flatten() {
-            foreign_keys.push((entry, tables));
-        } else {
-            rest.push(entry);
+/// The post-data script of a restore, split so that a table's indexes and key constraints are
+/// built as soon as its rows are in, and a foreign key added as soon as both its tables are
+/// complete, while other tables still load (as `pg_restore -j` does); whatever is left and the
+/// rest of the script follow in [`PostData::finish`].
+pub struct PostData {
+    url: PgUrl,
+    workers: usize,
+    preamble: String,
+    /// Index builds and key constraints by table (`schema.table`, unquoted), in dump order.
+    by_table: std::sync::Mutex<Vec<(String, Entry)>>,
+    /// Index builds whose table could not be read from their SQL.
+    unplaced: Vec<Entry>,
+    /// Foreign keys not yet added, with their two tables (unquoted).
+    foreign_keys: std::sync::Mutex<Vec<(Entry, Vec<String>)>>,
+    /// Tables whose rows, indexes and key constraints are all in: their foreign keys can be added.
+    ready: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Tables a foreign key is being added to now (two that share a table could deadlock).
+    busy: std::sync::Mutex<std::collections::HashSet<String>>,
+    rest: Vec<Entry>,
+    /// Prepared connections not in use.
+    idle: tokio::sync::Mutex<Vec<tokio_postgres::Client>>,
+}
+
+impl PostData {
+    /// Splits the script; connections are opened when the first build needs one.
+    pub fn new(url: &PgUrl, script: &str, workers: usize) -> PostData {
+        let (preamble, entries) = split(script);
+        let (mut by_table, mut unplaced, mut foreign_keys, mut rest) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for entry in entries {
+            if parallel_safe(&entry.kind) {
+                match built_on(&entry) {
+                    Some(table) => by_table.push((table, entry)),
+                    None => unplaced.push(entry),
+                }
+            } else if let Some(tables) = (entry.kind == "FK CONSTRAINT").then(|| fk_tables(&entry.sql)).flatten() {
+                // Tables as build_table names them; one that cannot be read waits for finish().
+                let tables = tables
+                    .iter()
+                    .map(|t| unquote_qualified(t).unwrap_or_else(|| format!("\0{t}")))
+                    .collect();
+                foreign_keys.push((entry, tables));
+            } else {
+                rest.push(entry);
+            }
+        }
+        PostData {
+            url: url.clone(),
+            workers: workers.max(1),
+            preamble,
+            by_table: std::sync::Mutex::new(by_table),
+            unplaced,
+            foreign_keys: std::sync::Mutex::new(foreign_keys),
+            ready: Default::default(),
+            busy: Default::default(),
+            rest,
+            idle: tokio::sync::Mutex::new(Vec::new()),
         }
     }
-    let mut clients = Vec::new();
-    for _ in 0..workers.clamp(1, indexes.len().max(foreign_keys.len()).max(1)) {
-        let client = connect(url).await?;
-        let setup = format!("{preamble}\nSET maintenance_work_mem = '{INDEX_BUILD_MEMORY}';");
+
+    /// Builds the indexes and key constraints of `schema.table` at once, each holding one of
+    /// `permits` (shared with the loads, so the server never runs more than the workers).
+    pub async fn build_table(
+        &self,
+        schema: &str,
+        table: &str,
+        permits: &tokio::sync::Semaphore,
+    ) -> Result<(), ConnectorError> {
+        let key = format!("{schema}.{table}");
+        let entries: Vec<Entry> = {
+            let mut by_table = self.by_table.lock().expect("post-data lock");
+            let (mine, others): (Vec<_>, Vec<_>) =
+                std::mem::take(&mut *by_table).into_iter().partition(|(t, _)| *t == key);
+            *by_table = others;
+            mine.into_iter().map(|(_, e)| e).collect()
+        };
+        futures_util::future::try_join_all(entries.iter().map(|entry| self.run_with_permit(entry, permits))).await?;
+        self.ready.lock().expect("post-data lock").insert(key);
+        // Then every foreign key whose two tables are now complete, one at a time per table.
+        while let Some((entry, tables)) = self.next_foreign_key() {
+            let result = self.run_with_permit(&entry, permits).await;
+            let mut busy = self.busy.lock().expect("post-data lock");
+            for table in &tables {
+                busy.remove(table);
+            }
+            drop(busy);
+            result?;
+        }
+        Ok(())
+    }
+
+    /// A foreign key whose tables are ready and free, taken off the list with its tables marked busy.
+    fn next_foreign_key(&self) -> Option<(Entry, Vec<String>)> {
+        let ready = self.ready.lock().expect("post-data lock");
+        let mut busy = self.busy.lock().expect("post-data lock");
+        let mut pending = self.foreign_keys.lock().expect("post-data lock");
+        let at = pending
+            .iter()
+            .position(|(_, tables)| tables.iter().all(|t| ready.contains(t) && !busy.contains(t)))?;
+        let (entry, tables) = pending.remove(at);
+        busy.extend(tables.iter().cloned());
+        Some((entry, tables))
+    }
+
+    async fn run_with_permit(&self, entry: &Entry, permits: &tokio::sync::Semaphore) -> Result<(), ConnectorError> {
+        let _permit = permits.acquire().await.expect("the semaphore is never closed");
+        let client = self.client().await?;
+        let result = run_entry(&client, entry).await;
+        self.idle.lock().await.push(client);
+        result
+    }
+
+    /// A prepared connection: an idle one, or a new one.
+    async fn client(&self) -> Result<tokio_postgres::Client, ConnectorError> {
+        if let Some(client) = self.idle.lock().await.pop() {
+            return Ok(client);
+        }
+        let client = connect(&self.url).await?;
+        let setup = format!("{}\nSET maintenance_work_mem = '{INDEX_BUILD_MEMORY}';", self.preamble);
         run_script(&client, "preparing a connection for index builds", &setup).await?;
-        clients.push(client);
+        Ok(client)
     }
-    run_without_shared_tables(&clients, indexes).await?;
-    run_without_shared_tables(&clients, foreign_keys).await?;
-    for entry in &rest {
-        run_entry(&clients[0], entry).await?;
+
+    /// Builds what is left once every table is loaded: the indexes of tables without rows (and
+    /// any whose table was not recognised), all at once; then foreign keys at once when they
+    /// share no table; then everything else in dump order.
+    pub async fn finish(self) -> Result<(), ConnectorError> {
+        let mut indexes: Vec<(Entry, Vec<String>)> =
+            std::mem::take(&mut *self.by_table.lock().expect("post-data lock"))
+                .into_iter()
+                .map(|(_, e)| (e, Vec::new()))
+                .collect();
+        indexes.extend(self.unplaced.iter().cloned().map(|e| (e, Vec::new())));
+        let foreign_keys: Vec<(Entry, Vec<String>)> =
+            std::mem::take(&mut *self.foreign_keys.lock().expect("post-data lock"));
+        let needed = self.workers.min(indexes.len().max(foreign_keys.len()).max(1));
+        let mut clients = Vec::with_capacity(needed);
+        for _ in 0..needed {
+            clients.push(self.client().await?);
+        }
+        run_without_shared_tables(&clients, indexes).await?;
+        run_without_shared_tables(&clients, foreign_keys).await?;
+        for entry in &self.rest {
+            run_entry(&clients[0], entry).await?;
+        }
+        Ok(())
     }
-    Ok(())
+}
+
+/// Runs the whole post-data script with up to `workers` connections (see [`PostData`]).
+pub async fn run_post_data(url: &PgUrl, script: &str, workers: usize) -> Result<(), ConnectorError> {
+    PostData::new(url, script, workers).finish().await
+}
+
+/// The table an index build or key constraint is on, as `schema.table` without quotes:
+/// `CREATE [UNIQUE] INDEX i ON [ONLY] s.t USING ...` or `ALTER TABLE [ONLY] s.t ADD CONSTRAINT ...`.
+fn built_on(entry: &Entry) -> Option<String> {
+    let sql = &entry.sql;
+    let after = if let Some(at) = sql.find("ALTER TABLE ONLY ") {
+        &sql[at + "ALTER TABLE ONLY ".len()..]
+    } else if let Some(at) = sql.find("ALTER TABLE ") {
+        &sql[at + "ALTER TABLE ".len()..]
+    } else {
+        let create = sql.find("CREATE ")?;
+        let on = sql[create..].find(" ON ")? + create + " ON ".len();
+        let rest = &sql[on..];
+        rest.strip_prefix("ONLY ").unwrap_or(rest)
+    };
+    unquote_qualified(&qualified_name(after)?)
+}
+
+/// `"My S"."T ""x"""` -> `My S.T "x"`; `None` unless it is exactly schema and table.
+fn unquote_qualified(name: &str) -> Option<String> {
+    let mut parts = vec![String::new()];
+    let mut chars = name.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                chars.next();
+                parts.last_mut()?.push('"');
+            }
+            '"' => quoted = !quoted,
+            '.' if !quoted => parts.push(String::new()),
+            c => parts.last_mut()?.push(c),
+        }
+    }
+    (parts.len() == 2 && parts.iter().all(|p| !p.is_empty())).then(|| parts.join("."))
 }
 
 async fn run_entry(client: &tokio_postgres::Client, entry: &Entry) -> Result<(), ConnectorError> {
@@ -183,6 +342,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn index_builds_name_their_table() {
+        let entry = |sql: &str| Entry {
+            kind: "INDEX".into(),
+            name: "i".into(),
+            sql: sql.into(),
+        };
+        let on = |sql: &str| built_on(&entry(sql));
+        assert_eq!(
+            on("CREATE INDEX i ON public.t USING btree (a);").as_deref(),
+            Some("public.t")
+        );
+        assert_eq!(
+            on("CREATE UNIQUE INDEX i ON ONLY \"My S\".\"T \"\"x\"\"\" USING btree (a);").as_deref(),
+            Some("My S.T \"x\"")
+        );
+        assert_eq!(
+            on("ALTER TABLE ONLY s.\"a.b\"\n    ADD CONSTRAINT c PRIMARY KEY (id);").as_deref(),
+            Some("s.a.b")
+        );
+        assert_eq!(
+            on("CREATE INDEX i ON t USING btree (a);"),
+            None,
+            "unqualified: left for the end"
+        );
+    }
+
+    #[test]
     fn splits_pg_dump_post_data_into_objects() {
         let script = "SET a = 1;\n\n--\n-- Name: t t_pkey; Type: CONSTRAINT; Schema: public; Owner: -\n--\n\n\
                       ALTER TABLE ONLY public.t ADD CONSTRAINT t_pkey PRIMARY KEY (id);\n\n\
@@ -196,6 +382,7 @@ mod tests {
         assert!(entries[0].sql.contains("PRIMARY KEY") && !entries[0].sql.contains("FOREIGN"));
         assert_eq!(entries[1].kind, "FK CONSTRAINT");
         assert!(parallel_safe("INDEX") && !parallel_safe("FK CONSTRAINT") && !parallel_safe("INDEX ATTACH"));
+        assert_eq!(built_on(&entries[0]).as_deref(), Some("public.t"));
         assert_eq!(fk_tables(&entries[1].sql).unwrap(), ["public.u", "public.t"]);
         let quoted = "ALTER TABLE ONLY \"My S\".\"Child T\"\n    ADD CONSTRAINT c FOREIGN KEY (a) REFERENCES \"My S\".\"P\"(id);";
         assert_eq!(fk_tables(quoted).unwrap(), ["\"My S\".\"Child T\"", "\"My S\".\"P\""]);
