@@ -45,6 +45,8 @@ pub async fn to_database(
     // still load; loads and builds share `workers` permits, as pg_restore -j shares its jobs.
     let post = postgres::PostData::new(url, &post_data, workers);
     let permits = tokio::sync::Semaphore::new(workers);
+    // Load connections are kept from one part to the next (a failed load's is dropped).
+    let idle = tokio::sync::Mutex::new(Vec::<tokio_postgres::Client>::new());
     let (loaded_tx, mut loaded_rx) = mpsc::unbounded_channel::<(String, String)>();
     let loading = async {
         let rows = load_parts(
@@ -52,10 +54,16 @@ pub async fn to_database(
             workers,
             true,
             |table, chunks| {
-                let (store, permits) = (store.clone(), &permits);
+                let (store, permits, idle) = (store.clone(), &permits, &idle);
                 async move {
                     let _permit = permits.acquire().await.expect("the semaphore is never closed");
-                    load_part(store, manifest, table, chunks, url).await
+                    let client = match idle.lock().await.pop() {
+                        Some(client) => client,
+                        None => load_connection(url).await?,
+                    };
+                    let rows = load_part(store, manifest, table, chunks, &client).await?;
+                    idle.lock().await.push(client);
+                    Ok(rows)
                 }
             },
             |table| {
@@ -218,23 +226,28 @@ async fn refuse_existing_tables(
     Ok(())
 }
 
-/// Loads some chunks of a table with COPY FROM on a connection of its own.
-async fn load_part(
-    store: Arc<dyn Datastore>,
-    manifest: &Manifest,
-    table: &TableManifest,
-    chunks: &[ChunkManifest],
-    url: &PgUrl,
-) -> anyhow::Result<u64> {
+/// A connection for COPY FROM.
+async fn load_connection(url: &PgUrl) -> anyhow::Result<tokio_postgres::Client> {
     let client = postgres::connect(url).await?;
     // A test database does not need every commit flushed before the next row arrives.
     client
         .batch_execute("SET synchronous_commit TO off")
         .await
         .map_err(ConnectorError::query("preparing a restore connection"))?;
+    Ok(client)
+}
+
+/// Loads some chunks of a table with COPY FROM on `client`.
+async fn load_part(
+    store: Arc<dyn Datastore>,
+    manifest: &Manifest,
+    table: &TableManifest,
+    chunks: &[ChunkManifest],
+    client: &tokio_postgres::Client,
+) -> anyhow::Result<u64> {
     let (stream, reader) = chunks_stream(store, manifest, chunks.to_vec());
     let name = Manifest::table_name(table);
-    let loaded = postgres::copy_in(&client, &name, &table.copied_columns, stream).await;
+    let loaded = postgres::copy_in(client, &name, &table.copied_columns, stream).await;
     reader.await.context("the chunk reader thread panicked")?;
     let rows = loaded?;
     let expected: u64 = chunks.iter().map(|c| c.rows).sum();
