@@ -20,12 +20,14 @@ pub const BASE_BYTES: u64 = 64 * MIB;
 const WATCH_EVERY: Duration = Duration::from_millis(100);
 
 /// Memory one dump stream holds besides its datastore writer: the batches in flight between the
-/// reader and the chunk writer, the batch being filled, the row carried over and the rewritten
-/// batch (see `create::BATCH_BYTES`), plus the zstd compressor at `level`. MongoDB cursors add the
-/// driver's reply batches (up to 16 MiB each) and their decoded documents.
+/// reader and the chunk writer, the batch being filled, the joined, carried and rewritten rows
+/// (see `create::BATCH_CAPACITY`), the chunk writer's pending input and frame (`FRAME_BYTES`
+/// each), plus the zstd compressor at `level`. MongoDB cursors add the driver's reply batches (up
+/// to 16 MiB each) and their decoded documents.
 fn dump_stream_bytes(level: i32, mongo: bool) -> u64 {
-    let reader = (crate::create::BATCHES_IN_FLIGHT as u64 + 4) * crate::create::BATCH_BYTES as u64;
-    reader + zstd_compressor_bytes(level) + if mongo { 32 * MIB } else { 0 }
+    let reader = (crate::create::BATCHES_IN_FLIGHT as u64 + 4) * crate::create::BATCH_CAPACITY as u64;
+    let writer = 2 * crate::dump::FRAME_BYTES as u64;
+    reader + writer + zstd_compressor_bytes(level) + if mongo { 32 * MIB } else { 0 }
 }
 
 /// `ZSTD_estimateCStreamSize(level)` of zstd 1.5, rounded up: the compressor's window and tables.

@@ -31,6 +31,8 @@ use crate::subset::{RowFilter, Subset};
 /// Bytes read from the server are handed to the writer thread in batches of about this size: large
 /// enough to amortise the hand-over, small enough to keep memory flat (a few batches per table).
 pub(crate) const BATCH_BYTES: usize = 1 << 20;
+/// A batch's buffer: room for the row that takes it past [`BATCH_BYTES`] without reallocating.
+pub(crate) const BATCH_CAPACITY: usize = BATCH_BYTES + BATCH_BYTES / 4;
 /// Batches in flight per table between the reader and the writer thread.
 pub(crate) const BATCHES_IN_FLIGHT: usize = 4;
 /// Kept keys per query when the server filters a subset table: about 2 MB of SQL text.
@@ -462,6 +464,9 @@ async fn dump_job<'s>(
     };
 
     let (tx, rx) = mpsc::channel::<Bytes>(BATCHES_IN_FLIGHT);
+    // Batches come back once written, so the reader refills them instead of allocating a fresh
+    // megabyte (and faulting its pages in) per batch.
+    let (spare_tx, mut spare_rx) = mpsc::unbounded_channel::<BytesMut>();
     let (written, read) = {
         let writer = {
             let dump = dump.to_string();
@@ -480,10 +485,11 @@ async fn dump_job<'s>(
                     format,
                     chunks,
                     &numbers,
+                    Some(&spare_tx),
                 )
             })
         };
-        let read = read_job(worker, job, &columns, &filter, &tx).await;
+        let read = read_job(worker, job, &columns, &filter, &tx, &mut spare_rx).await;
         drop(tx);
         let written = writer.await.context("the chunk writer thread panicked")?;
         (written, read)
@@ -501,20 +507,30 @@ async fn read_job(
     columns: &[(&str, &str)],
     filter: &RowFilter,
     tx: &mpsc::Sender<Bytes>,
+    spares: &mut mpsc::UnboundedReceiver<BytesMut>,
 ) -> Result<(), ConnectorError> {
     let table = &job.table.table;
-    let mut batch = BytesMut::with_capacity(BATCH_BYTES);
+    let mut batch = BytesMut::with_capacity(BATCH_CAPACITY);
     let server_keys = match filter {
         RowFilter::Keys(keys) => keys.server_keys(),
         _ => None,
     };
     let complete = match (server_keys, &job.range) {
-        (None, None) => forward(worker.copy_out(&table.name, columns, None).await?, tx, &mut batch).await?,
+        (None, None) => {
+            forward(
+                worker.copy_out(&table.name, columns, None).await?,
+                tx,
+                &mut batch,
+                spares,
+            )
+            .await?
+        }
         (None, Some(range)) => {
             forward(
                 worker.copy_out_range(&table.name, columns, range).await?,
                 tx,
                 &mut batch,
+                spares,
             )
             .await?
         }
@@ -529,7 +545,7 @@ async fn read_job(
             let stream = worker
                 .copy_out_with_keys(&table.name, columns, keys.column, keys.type_name, &slice)
                 .await?;
-            if !forward(stream, tx, &mut batch).await? {
+            if !forward(stream, tx, &mut batch, spares).await? {
                 break false;
             }
         },
@@ -587,18 +603,39 @@ pub(crate) fn finish_manifest(mut manifest: TableManifest, chunks: Vec<ChunkMani
 /// Passes a COPY stream to the chunk writer in batches of about [`BATCH_BYTES`], keeping the
 /// unsent tail in `batch` for the next stream. `Ok(false)` when the writer stopped (its error is
 /// what the caller reports).
-async fn forward<S>(stream: S, tx: &mpsc::Sender<Bytes>, batch: &mut BytesMut) -> Result<bool, ConnectorError>
+async fn forward<S>(
+    stream: S,
+    tx: &mpsc::Sender<Bytes>,
+    batch: &mut BytesMut,
+    spares: &mut mpsc::UnboundedReceiver<BytesMut>,
+) -> Result<bool, ConnectorError>
 where
     S: futures_util::Stream<Item = Result<Bytes, ConnectorError>>,
 {
     futures_util::pin_mut!(stream);
     while let Some(piece) = stream.next().await {
         batch.extend_from_slice(&piece?);
-        if batch.len() >= BATCH_BYTES && tx.send(batch.split().freeze()).await.is_err() {
-            return Ok(false);
+        if batch.len() >= BATCH_BYTES {
+            let next = match spares.try_recv() {
+                Ok(mut spare) => {
+                    spare.clear();
+                    spare
+                }
+                Err(_) => BytesMut::with_capacity(BATCH_CAPACITY),
+            };
+            if tx.send(std::mem::replace(batch, next).freeze()).await.is_err() {
+                return Ok(false);
+            }
         }
     }
     Ok(true)
+}
+
+/// Hands a written batch back to its reader, when nothing else holds it.
+fn recycle(batch: Bytes, spares: Option<&mpsc::UnboundedSender<BytesMut>>) {
+    if let (Some(spares), Ok(buffer)) = (spares, batch.try_into_mut()) {
+        let _ = spares.send(buffer);
+    }
 }
 
 /// Runs on a blocking thread: splits batches into rows, drops the rows a subset leaves out, rewrites
@@ -615,11 +652,14 @@ pub(crate) fn write_chunks(
     format: &str,
     settings: ChunkSettings,
     numbers: &AtomicUsize,
+    spares: Option<&mpsc::UnboundedSender<BytesMut>>,
 ) -> anyhow::Result<(Vec<ChunkManifest>, u64)> {
     let mut chunks = Vec::new();
     let mut read: u64 = 0;
     let mut current: Option<ChunkWriter> = None;
     let mut carry: Vec<u8> = Vec::new();
+    // The row cut at the end of the last batch joined to this batch's rows; kept between batches.
+    let mut joined: Vec<u8> = Vec::new();
     let mut rewritten: Vec<u8> = Vec::with_capacity(BATCH_BYTES + BATCH_BYTES / 4);
     let mut row_number: u64 = 0;
     let mut complete_table = false;
@@ -630,14 +670,16 @@ pub(crate) fn write_chunks(
         }
         let Some(last_newline) = batch.iter().rposition(|&b| b == b'\n') else {
             carry.extend_from_slice(&batch);
+            recycle(batch, spares);
             continue;
         };
-        let joined;
         let complete: &[u8] = if carry.is_empty() {
             &batch[..=last_newline]
         } else {
-            carry.extend_from_slice(&batch[..=last_newline]);
-            joined = std::mem::take(&mut carry);
+            joined.clear();
+            joined.extend_from_slice(&carry);
+            joined.extend_from_slice(&batch[..=last_newline]);
+            carry.clear();
             &joined
         };
         let in_batch = complete.iter().filter(|&&b| b == b'\n').count() as u64;
@@ -679,6 +721,7 @@ pub(crate) fn write_chunks(
         };
         if rows == 0 {
             carry.extend_from_slice(&batch[last_newline + 1..]);
+            recycle(batch, spares);
             continue;
         }
         if current.is_none() {
@@ -702,6 +745,7 @@ pub(crate) fn write_chunks(
             chunks.push(finished.finish()?);
         }
         carry.extend_from_slice(&batch[last_newline + 1..]);
+        recycle(batch, spares);
     }
     if !complete_table {
         bail!("the dump of table {table} stopped before the table was complete");

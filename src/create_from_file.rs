@@ -430,6 +430,7 @@ fn start_writer(plan: &Plan, index: usize, store: Arc<dyn Datastore>, dump: &str
             settings,
             // A table appears once in a dump file, so its chunks are numbered from zero.
             &std::sync::atomic::AtomicUsize::new(0),
+            None,
         )
         .with_context(|| format!("dumping table {name} failed"))
     });

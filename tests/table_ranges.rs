@@ -181,10 +181,7 @@ fn memory_limit_caps_streams_and_peak_memory() {
     let out = ws.decoy(&["dump", "create", "--json", "--name", "capped"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let log = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        log.contains("dump.memory_limit holds 3 streams at once, not the 8"),
-        "{log}"
-    );
+    assert!(log.contains("streams at once, not the 8 asked for"), "{log}");
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["rows"], 400000);
     let raw = summary["raw_bytes"].as_u64().unwrap();
