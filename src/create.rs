@@ -397,22 +397,19 @@ async fn run_jobs(
         .flatten()
         .collect();
     pieces.sort_by_key(|(index, part, _, _)| (*index, *part));
-    let mut dumped: Vec<(usize, TableManifest, u64)> = plan
+    let mut table_chunks: Vec<Vec<ChunkManifest>> = vec![Vec::new(); tables];
+    let mut read = vec![0u64; tables];
+    for (index, _, written, rows) in pieces {
+        table_chunks[index].extend(written);
+        read[index] += rows;
+    }
+    Ok(plan
         .tables
         .iter()
+        .zip(table_chunks)
+        .zip(read)
         .enumerate()
-        .map(|(index, table)| (index, table_manifest(table), 0))
-        .collect();
-    for (index, _, written, read) in pieces {
-        dumped[index].1.chunks.extend(written);
-        dumped[index].2 += read;
-    }
-    Ok(dumped
-        .into_iter()
-        .map(|(index, manifest, read)| {
-            let chunks = manifest.chunks.clone();
-            (index, finish_manifest(manifest, chunks), read)
-        })
+        .map(|(index, ((table, chunks), read))| (index, finish_manifest(table_manifest(table), chunks), read))
         .collect())
 }
 
