@@ -36,21 +36,16 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
 }
 
 pub fn deserialize_bytes<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Number(u64),
-        Text(String),
-    }
-    match Raw::deserialize(deserializer)? {
-        Raw::Number(0) => Err(serde::de::Error::custom("must be more than zero bytes")),
-        Raw::Number(n) => Ok(n),
-        Raw::Text(t) => parse_bytes(&t).map_err(serde::de::Error::custom),
-    }
+    deserialize_size(deserializer, false)
 }
 
 /// Like [`deserialize_bytes`], but `0` is allowed (a size that can be turned off).
 pub fn deserialize_bytes_or_zero<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    deserialize_size(deserializer, true)
+}
+
+/// A size as a number of bytes or as text with a unit (see [`parse_bytes`]).
+fn deserialize_size<'de, D: Deserializer<'de>>(deserializer: D, zero_allowed: bool) -> Result<u64, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Raw {
@@ -58,8 +53,9 @@ pub fn deserialize_bytes_or_zero<'de, D: Deserializer<'de>>(deserializer: D) -> 
         Text(String),
     }
     match Raw::deserialize(deserializer)? {
+        Raw::Number(0) if !zero_allowed => Err(serde::de::Error::custom("must be more than zero bytes")),
         Raw::Number(n) => Ok(n),
-        Raw::Text(t) if t.trim() == "0" => Ok(0),
+        Raw::Text(t) if zero_allowed && t.trim() == "0" => Ok(0),
         Raw::Text(t) => parse_bytes(&t).map_err(serde::de::Error::custom),
     }
 }

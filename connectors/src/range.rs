@@ -36,6 +36,22 @@ impl std::fmt::Display for ReadRange {
     }
 }
 
+/// `key >= from AND key < to` for the bounds that are set (`key` already quoted for its engine),
+/// `TRUE` when both are open: the same SQL on PostgreSQL and MySQL.
+pub fn int_key_condition(key: &str, from: Option<i64>, to: Option<i64>) -> String {
+    let mut conditions = Vec::with_capacity(2);
+    if let Some(from) = from {
+        conditions.push(format!("{key} >= {from}"));
+    }
+    if let Some(to) = to {
+        conditions.push(format!("{key} < {to}"));
+    }
+    if conditions.is_empty() {
+        return "TRUE".into();
+    }
+    conditions.join(" AND ")
+}
+
 /// Cuts `[first, last]` (inclusive, as read from the table) into at most `parts` ranges of about
 /// the same width; the first starts open and the last ends open. `None` when there is nothing to
 /// split (fewer than two parts, or fewer values than parts).
@@ -135,6 +151,14 @@ mod tests {
         let ranges = span_ranges(0, last, 4).unwrap();
         assert_eq!(ranges[1].0, Some(1i128 << 94));
         assert_eq!(ranges[3], (Some(3i128 << 94), None));
+    }
+
+    #[test]
+    fn key_conditions_leave_open_sides_out() {
+        assert_eq!(int_key_condition("`id`", Some(-5), Some(10)), "`id` >= -5 AND `id` < 10");
+        assert_eq!(int_key_condition("\"id\"", None, Some(3)), "\"id\" < 3");
+        assert_eq!(int_key_condition("k", Some(3), None), "k >= 3");
+        assert_eq!(int_key_condition("k", None, None), "TRUE");
     }
 
     #[test]

@@ -160,22 +160,11 @@ impl Worker<'_> {
                 "table {table} cannot be read by {range}: MySQL tables split on an integer primary key"
             )));
         };
-        let key = quote_ident(column);
-        let mut conditions = Vec::with_capacity(2);
-        if let Some(from) = from {
-            conditions.push(format!("{key} >= {from}"));
-        }
-        if let Some(to) = to {
-            conditions.push(format!("{key} < {to}"));
-        }
-        if conditions.is_empty() {
-            conditions.push("TRUE".into());
-        }
         let sql = format!(
             "SELECT {} FROM {} WHERE {}",
             select_list(columns),
             qualified(table),
-            conditions.join(" AND ")
+            crate::range::int_key_condition(&quote_ident(column), *from, *to)
         );
         self.rows(sql, format!("table {table} ({range})")).await
     }

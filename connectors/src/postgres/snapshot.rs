@@ -257,34 +257,17 @@ impl SnapshotWorker {
 /// same on an integer key.
 fn rows_in_range_sql(table: &QualifiedName, columns: &[&str], range: &ReadRange) -> String {
     let column_list: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
-    let mut conditions = Vec::with_capacity(2);
-    match range {
-        ReadRange::Pages { from, to } => {
-            conditions.push(format!("ctid >= '({from},0)'::tid"));
-            if let Some(to) = to {
-                conditions.push(format!("ctid < '({to},0)'::tid"));
-            }
-        }
+    let condition = match range {
+        ReadRange::Pages { from, to: Some(to) } => format!("ctid >= '({from},0)'::tid AND ctid < '({to},0)'::tid"),
+        ReadRange::Pages { from, to: None } => format!("ctid >= '({from},0)'::tid"),
+        ReadRange::IntKey { column, from, to } => crate::range::int_key_condition(&quote_ident(column), *from, *to),
         // Refused by the caller.
-        ReadRange::Ids { .. } => conditions.push("false".into()),
-        ReadRange::IntKey { column, from, to } => {
-            let key = quote_ident(column);
-            if let Some(from) = from {
-                conditions.push(format!("{key} >= {from}"));
-            }
-            if let Some(to) = to {
-                conditions.push(format!("{key} < {to}"));
-            }
-        }
-    }
-    if conditions.is_empty() {
-        conditions.push("true".into());
-    }
+        ReadRange::Ids { .. } => "false".into(),
+    };
     format!(
-        "COPY (SELECT {} FROM ONLY {} WHERE {}) TO STDOUT",
+        "COPY (SELECT {} FROM ONLY {} WHERE {condition}) TO STDOUT",
         column_list.join(", "),
         quote_qualified(table),
-        conditions.join(" AND ")
     )
 }
 
