@@ -39,10 +39,6 @@ pub(crate) const BATCHES_IN_FLIGHT: usize = 4;
 pub(crate) const KEYS_PER_QUERY: usize = 1 << 18;
 
 pub async fn run(config: &Config, name: Option<String>) -> anyhow::Result<Manifest> {
-    crate::budget::within(config.dump.memory_limit, create(config, name)).await
-}
-
-async fn create(config: &Config, name: Option<String>) -> anyhow::Result<Manifest> {
     crate::budget::check_encryption(config)?;
     let started = Instant::now();
     let created_at = Utc::now();
@@ -382,8 +378,8 @@ async fn run_jobs(
                 Some(range) => format!("dumping table {name} ({range}) failed"),
                 None => format!("dumping table {name} failed"),
             })?;
-            let table_rows = rows[job.index].fetch_add(written.iter().map(|c| c.rows).sum(), Ordering::Relaxed)
-                + written.iter().map(|c| c.rows).sum::<u64>();
+            let job_rows: u64 = written.iter().map(|c| c.rows).sum();
+            let table_rows = rows[job.index].fetch_add(job_rows, Ordering::Relaxed) + job_rows;
             if remaining[job.index].fetch_sub(1, Ordering::Relaxed) == 1 && !job.table.skipped {
                 progress.table_done(&name.schema, &name.name, table_rows);
             }
@@ -513,23 +509,12 @@ async fn read_job(
         _ => None,
     };
     let complete = match (server_keys, &job.range) {
-        (None, None) => {
-            forward(
-                worker.copy_out(&table.name, columns, None).await?,
-                tx,
-                &mut batch,
-                spares,
-            )
-            .await?
-        }
-        (None, Some(range)) => {
-            forward(
-                worker.copy_out_range(&table.name, columns, range).await?,
-                tx,
-                &mut batch,
-                spares,
-            )
-            .await?
+        (None, range) => {
+            let stream = match range {
+                None => worker.copy_out(&table.name, columns, None).await?,
+                Some(range) => worker.copy_out_range(&table.name, columns, range).await?,
+            };
+            forward(stream, tx, &mut batch, spares).await?
         }
         // One query per slice of the kept keys, so neither the statement nor the server's key
         // table grows with the subset.

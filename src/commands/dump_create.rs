@@ -3,20 +3,18 @@ use crate::config::Config;
 use crate::units::format_bytes;
 
 pub async fn run(args: CreateArgs) -> anyhow::Result<()> {
-    let manifest = match &args.from_file {
-        Some(file) => {
-            let config = Config::load_for_file(&args.config.config)?;
-            crate::budget::within(
-                config.dump.memory_limit,
-                crate::create_from_file::run(&config, args.name, file),
-            )
-            .await?
-        }
-        None => {
-            let config = Config::load(&args.config.config)?;
-            crate::create::run(&config, args.name).await?
-        }
+    let config = match &args.from_file {
+        Some(_) => Config::load_for_file(&args.config.config)?,
+        None => Config::load(&args.config.config)?,
     };
+    // Both kinds of dump run under the memory watchdog (see crate::budget).
+    let manifest = crate::budget::within(config.dump.memory_limit, async {
+        match &args.from_file {
+            Some(file) => crate::create_from_file::run(&config, args.name.clone(), file).await,
+            None => crate::create::run(&config, args.name.clone()).await,
+        }
+    })
+    .await?;
     let totals = &manifest.totals;
     let seconds = (manifest.duration_ms as f64 / 1000.0).max(0.001);
     if args.json {
