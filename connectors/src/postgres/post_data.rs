@@ -60,8 +60,8 @@ pub struct PostData {
     url: PgUrl,
     workers: usize,
     preamble: String,
-    /// Index builds and key constraints by table (`schema.table`, unquoted), in dump order.
-    by_table: std::sync::Mutex<Vec<(String, Entry)>>,
+    /// Index builds and key constraints by table (`schema.table`, unquoted), each in dump order.
+    by_table: std::sync::Mutex<std::collections::HashMap<String, Vec<Entry>>>,
     /// Index builds whose table could not be read from their SQL.
     unplaced: Vec<Entry>,
     /// Foreign keys not yet added, with their two tables (unquoted).
@@ -79,11 +79,12 @@ impl PostData {
     /// Splits the script; connections are opened when the first build needs one.
     pub fn new(url: &PgUrl, script: &str, workers: usize) -> PostData {
         let (preamble, entries) = split(script);
-        let (mut by_table, mut unplaced, mut foreign_keys, mut rest) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut by_table: std::collections::HashMap<String, Vec<Entry>> = Default::default();
+        let (mut unplaced, mut foreign_keys, mut rest) = (Vec::new(), Vec::new(), Vec::new());
         for entry in entries {
             if parallel_safe(&entry.kind) {
                 match built_on(&entry) {
-                    Some(table) => by_table.push((table, entry)),
+                    Some(table) => by_table.entry(table).or_default().push(entry),
                     None => unplaced.push(entry),
                 }
             } else if let Some(tables) = (entry.kind == "FK CONSTRAINT").then(|| fk_tables(&entry.sql)).flatten() {
@@ -120,13 +121,12 @@ impl PostData {
         permits: &tokio::sync::Semaphore,
     ) -> Result<(), ConnectorError> {
         let key = format!("{schema}.{table}");
-        let entries: Vec<Entry> = {
-            let mut by_table = self.by_table.lock().expect("post-data lock");
-            let (mine, others): (Vec<_>, Vec<_>) =
-                std::mem::take(&mut *by_table).into_iter().partition(|(t, _)| *t == key);
-            *by_table = others;
-            mine.into_iter().map(|(_, e)| e).collect()
-        };
+        let entries = self
+            .by_table
+            .lock()
+            .expect("post-data lock")
+            .remove(&key)
+            .unwrap_or_default();
         futures_util::future::try_join_all(entries.iter().map(|entry| self.run_with_permit(entry, permits))).await?;
         self.ready.lock().expect("post-data lock").insert(key);
         // Then every foreign key whose two tables are now complete, one at a time per table.
@@ -180,8 +180,9 @@ impl PostData {
     pub async fn finish(self) -> Result<(), ConnectorError> {
         let mut indexes: Vec<(Entry, Vec<String>)> =
             std::mem::take(&mut *self.by_table.lock().expect("post-data lock"))
-                .into_iter()
-                .map(|(_, e)| (e, Vec::new()))
+                .into_values()
+                .flatten()
+                .map(|e| (e, Vec::new()))
                 .collect();
         indexes.extend(self.unplaced.iter().cloned().map(|e| (e, Vec::new())));
         let foreign_keys: Vec<(Entry, Vec<String>)> =
@@ -198,11 +199,6 @@ impl PostData {
         }
         Ok(())
     }
-}
-
-/// Runs the whole post-data script with up to `workers` connections (see [`PostData`]).
-pub async fn run_post_data(url: &PgUrl, script: &str, workers: usize) -> Result<(), ConnectorError> {
-    PostData::new(url, script, workers).finish().await
 }
 
 /// The table an index build or key constraint is on, as `schema.table` without quotes:
