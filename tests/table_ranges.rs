@@ -57,18 +57,16 @@ fn postgres_page_ranges_give_the_same_rows_as_one_stream() {
         &source.url(),
         &format!("{PG_RULES}dump:\n  workers: 3\n  chunk_size: 2MiB\n  split_table_bytes: 4MiB\n"),
     );
-    let out = ws.decoy(&["dump", "create", "--name", "ranges"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let log = String::from_utf8_lossy(&out.stderr);
+    let log = ws.ok_log(&["dump", "create", "--name", "ranges"]);
     assert!(log.contains("read in ranges on several connections"), "{log}");
 
     ws.config(
         &source.url(),
         &format!("{PG_RULES}dump:\n  workers: 3\n  chunk_size: 2MiB\n  split_table_bytes: 0\n"),
     );
-    let out = ws.decoy(&["dump", "create", "--name", "whole"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(!String::from_utf8_lossy(&out.stderr).contains("read in ranges"));
+    assert!(!ws
+        .ok_log(&["dump", "create", "--name", "whole"])
+        .contains("read in ranges"));
 
     let (ranges, whole) = (manifest(&ws, "ranges"), manifest(&ws, "whole"));
     let big_rows = |m: &serde_json::Value| {
@@ -131,9 +129,7 @@ fn mysql_key_ranges_give_the_same_rows_as_one_stream() {
         &source.url(),
         &format!("{rules}dump:\n  workers: 3\n  chunk_size: 1MiB\n  split_table_bytes: 1MiB\n"),
     );
-    let out = ws.decoy(&["dump", "create", "--name", "ranges"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let log = String::from_utf8_lossy(&out.stderr);
+    let log = ws.ok_log(&["dump", "create", "--name", "ranges"]);
     // `big` is split; `tagged` (a text key) is not.
     assert_eq!(log.matches("read in ranges").count(), 1, "{log}");
     assert!(
@@ -178,11 +174,9 @@ fn memory_limit_caps_streams_and_peak_memory() {
         "tables:\n  big:\n    columns:\n      email: email\n\
          dump:\n  workers: 8\n  chunk_size: 4MiB\n  split_table_bytes: 8MiB\n  memory_limit: 100MiB\n",
     );
-    let out = ws.decoy(&["dump", "create", "--json", "--name", "capped"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let log = String::from_utf8_lossy(&out.stderr);
+    let (stdout, log) = ws.ok_output(&["dump", "create", "--json", "--name", "capped"]);
     assert!(log.contains("streams at once, not the 8 asked for"), "{log}");
-    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(summary["rows"], 400000);
     let raw = summary["raw_bytes"].as_u64().unwrap();
     let peak = summary["peak_rss_bytes"].as_u64().unwrap();
@@ -193,12 +187,8 @@ fn memory_limit_caps_streams_and_peak_memory() {
     assert!(peak < 100 << 20, "peak {} MiB passed the 100 MiB limit", peak >> 20);
 
     let target = TestDb::create("budget_dst");
-    let out = ws.decoy(&["dump", "restore", "capped", "--to", &target.url(), "--workers", "8"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("holds"),
-        "restores are capped too"
-    );
+    let log = ws.ok_log(&["dump", "restore", "capped", "--to", &target.url(), "--workers", "8"]);
+    assert!(log.contains("holds"), "restores are capped too: {log}");
     assert_eq!(target.count("SELECT count(*) FROM big"), 400000);
 }
 

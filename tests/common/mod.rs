@@ -171,6 +171,16 @@ impl Workspace {
 
     /// Runs decoy and asserts success, returning stdout.
     pub fn ok(&self, args: &[&str]) -> String {
+        self.ok_output(args).0
+    }
+
+    /// Runs decoy and asserts success, returning its log (stderr).
+    pub fn ok_log(&self, args: &[&str]) -> String {
+        self.ok_output(args).1
+    }
+
+    /// Runs decoy and asserts success, returning stdout and stderr.
+    pub fn ok_output(&self, args: &[&str]) -> (String, String) {
         let out = self.decoy(args);
         assert!(
             out.status.success(),
@@ -179,7 +189,10 @@ impl Workspace {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        String::from_utf8(out.stdout).unwrap()
+        (
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 
     /// Runs decoy, asserts the exit code, and returns stderr.

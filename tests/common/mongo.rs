@@ -69,34 +69,31 @@ impl MongoDb {
 
     /// A collection's documents in `_id` order, decoded.
     pub fn documents(&self, collection: &str) -> Vec<Document> {
-        self.runtime.block_on(async {
-            self.db()
-                .collection::<Document>(collection)
-                .find(doc! {})
-                .sort(doc! { "_id": 1 })
-                .await
-                .unwrap()
-                .try_collect()
-                .await
-                .unwrap()
-        })
+        self.sorted(collection)
     }
 
     /// A collection's documents in `_id` order as their BSON bytes: equal bytes mean equal types,
     /// values and field order.
     pub fn raw_documents(&self, collection: &str) -> Vec<Vec<u8>> {
+        let docs: Vec<RawDocumentBuf> = self.sorted(collection);
+        docs.into_iter().map(|d| d.into_bytes()).collect()
+    }
+
+    /// A collection's documents in `_id` order, read as `T`.
+    fn sorted<T>(&self, collection: &str) -> Vec<T>
+    where
+        T: serde::de::DeserializeOwned + Send + Sync,
+    {
         self.runtime.block_on(async {
-            let docs: Vec<RawDocumentBuf> = self
-                .db()
-                .collection::<RawDocumentBuf>(collection)
+            self.db()
+                .collection::<T>(collection)
                 .find(doc! {})
                 .sort(doc! { "_id": 1 })
                 .await
                 .unwrap()
                 .try_collect()
                 .await
-                .unwrap();
-            docs.into_iter().map(|d| d.into_bytes()).collect()
+                .unwrap()
         })
     }
 
