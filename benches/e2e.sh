@@ -122,10 +122,6 @@ COPY_DUMPED="COPY TO STDOUT, tables decoy dumps"
 PGDUMP="pg_dump -Fc"
 PGDUMP_DIR="pg_dump -Fd -j $JOBS"
 PGRESTORE="pg_restore -j $JOBS"
-DUMP="decoy dump create"
-NORULES="decoy dump, no rules"
-RESTORE="decoy dump restore"
-SUBSET="decoy 10% subset"
 SHORT=([$COPY_ALL]="COPY all" [$COPY_DUMPED]="COPY" [$PGDUMP]="$PGDUMP" [$PGRESTORE]="$PGRESTORE"
     [$DUMP]="full dump")
 baseline "$DUMP" "$COPY_DUMPED" "$PGDUMP"
@@ -177,21 +173,15 @@ run_scale() {
     step_table "$ROWS" "$copy_bytes"
     out "" "- output size: decoy dump $(mb "${store_bytes:-0}") MB, pg_dump -Fc $(mb "$pgdump_bytes") MB, decoy 10% subset $(mb "${subset_bytes:-0}") MB" \
         "- rows: decoy dump $(dumped_rows "$DUMP") (the rules skip $skipped_rows), no rules $(dumped_rows "$NORULES"), 10% subset $(dumped_rows "$SUBSET"); restored: decoy $decoy_rows, pg_restore $pgr_rows (source $ROWS)"
-    if [ "${STATUS[$RESTORE]}" = ok ] && [ "$decoy_rows" -ne "$ROWS" ]; then
-        out "- WARNING: decoy restored $decoy_rows rows, the source has $ROWS"
-    fi
-    if [ "${STATUS[$PGRESTORE]}" = ok ] && [ "$pgr_rows" -ne "$ROWS" ]; then
-        out "- WARNING: pg_restore restored $pgr_rows rows, the source has $ROWS"
-    fi
+    check_restored "$RESTORE" "$decoy_rows" decoy
+    check_restored "$PGRESTORE" "$pgr_rows" pg_restore
     out "" "Targets:" ""
     target "anonymized dump within 1.2x the raw COPY of the same tables" "$DUMP" "$COPY_DUMPED" 1.2
     target "anonymized dump at least 2x faster than pg_dump -Fc" "$DUMP" "$PGDUMP" 0.5
     target "restore no slower than $PGRESTORE" "$RESTORE" "$PGRESTORE" 1
     rss_target "$DUMP" "$RESTORE" "$SUBSET"
 
-    SUMMARY_ROWS+=("$(tsv "$1" "$ROWS" "$(mb "$copy_bytes")" "$(step_secs "$DUMP")" \
-        "$(ratio "$DUMP" "$COPY_DUMPED")" "$(ratio "$NORULES" "$COPY_ALL")" "$(ratio "$PGDUMP" "$DUMP")" \
-        "$(ratio "$RESTORE" "$PGRESTORE")" "$(rss_mib "$DUMP")" "$(rss_mib "$RESTORE")" "$(rss_mib "$SUBSET")")")
+    summary_row "$1" "$copy_bytes" "$COPY_ALL" "$COPY_DUMPED" "$PGDUMP" "$PGRESTORE"
 
     # The restored copies are not needed any more (the sweep restores into a fresh one).
     if [ "${KEEP:-0}" != 1 ]; then

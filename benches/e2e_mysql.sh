@@ -163,10 +163,6 @@ SELECT_ALL="SELECT *, all tables"
 SELECT_DUMPED="SELECT *, tables decoy dumps"
 MYDUMP="mysqldump | zstd -3"
 REPLAY="replay (mariadb)"
-DUMP="decoy dump create"
-NORULES="decoy dump, no rules"
-RESTORE="decoy dump restore"
-SUBSET="decoy 10% subset"
 SHORT=([$SELECT_ALL]="SELECT all" [$SELECT_DUMPED]="SELECT" [$MYDUMP]="mysqldump" [$REPLAY]="replay"
     [$DUMP]="full dump")
 baseline "$DUMP" "$SELECT_DUMPED" "$MYDUMP"
@@ -224,20 +220,14 @@ run_scale() {
     step_table "$ROWS" "$select_bytes"
     out "" "- output size: decoy dump $(mb "${store_bytes:-0}") MB, $MYSQLDUMP | zstd -3 $(mb "$mydump_bytes") MB, decoy 10% subset $(mb "${subset_bytes:-0}") MB" \
         "- rows: decoy dump $(dumped_rows "$DUMP") (the rules skip $skipped_rows), no rules $(dumped_rows "$NORULES"), 10% subset $(dumped_rows "$SUBSET"); restored: decoy $decoy_rows, replay $dump_rows (source $ROWS)"
-    if [ "${STATUS[$RESTORE]}" = ok ] && [ "$decoy_rows" -ne "$ROWS" ]; then
-        out "- WARNING: decoy restored $decoy_rows rows, the source has $ROWS"
-    fi
-    if [ "${STATUS[$REPLAY]}" = ok ] && [ "$dump_rows" -ne "$ROWS" ]; then
-        out "- WARNING: the replay restored $dump_rows rows, the source has $ROWS"
-    fi
+    check_restored "$RESTORE" "$decoy_rows" decoy
+    check_restored "$REPLAY" "$dump_rows" "the replay"
     out "" "Targets:" ""
     target "anonymized dump at least as fast as mysqldump | zstd" "$DUMP" "$MYDUMP" 1
     target "restore at least 3x faster than replaying the dump" "$RESTORE" "$REPLAY" 0.3333333
     rss_target "$DUMP" "$RESTORE" "$SUBSET"
 
-    SUMMARY_ROWS+=("$(tsv "$1" "$ROWS" "$(mb "$select_bytes")" "$(step_secs "$DUMP")" \
-        "$(ratio "$DUMP" "$SELECT_DUMPED")" "$(ratio "$NORULES" "$SELECT_ALL")" "$(ratio "$MYDUMP" "$DUMP")" \
-        "$(ratio "$RESTORE" "$REPLAY")" "$(rss_mib "$DUMP")" "$(rss_mib "$RESTORE")" "$(rss_mib "$SUBSET")")")
+    summary_row "$1" "$select_bytes" "$SELECT_ALL" "$SELECT_DUMPED" "$MYDUMP" "$REPLAY"
 
     # The restored copies are not needed any more (the sweep restores into a fresh one).
     if [ "${KEEP:-0}" != 1 ]; then

@@ -380,6 +380,30 @@ rss_target() {
     done
 }
 
+# The decoy steps every bench times; their names are the report's row labels.
+DUMP="decoy dump create"
+NORULES="decoy dump, no rules"
+RESTORE="decoy dump restore"
+SUBSET="decoy 10% subset"
+
+# check_restored STEP ROWS WHO: a warning in the report when STEP succeeded but WHO restored ROWS
+# rows where the source has $ROWS.
+check_restored() {
+    # shellcheck disable=SC2153  # ROWS is set by the sourcing script's prepare_source
+    if [ "${STATUS[$1]}" = ok ] && [ "$2" -ne "$ROWS" ]; then
+        out "- WARNING: $3 restored $2 rows, the source has $ROWS"
+    fi
+}
+
+# summary_row SCALE BASIS_BYTES ALL DUMPED REFERENCE_DUMP REFERENCE_RESTORE: the scale's row in the
+# summary across scales. ALL and DUMPED are the streaming-limit steps over every table and over the
+# tables decoy dumps; the REFERENCE steps are the engine's own dump and restore tools.
+summary_row() {
+    SUMMARY_ROWS+=("$(tsv "$1" "$ROWS" "$(mb "$2")" "$(step_secs "$DUMP")" \
+        "$(ratio "$DUMP" "$4")" "$(ratio "$NORULES" "$3")" "$(ratio "$5" "$DUMP")" \
+        "$(ratio "$RESTORE" "$6")" "$(rss_mib "$DUMP")" "$(rss_mib "$RESTORE")" "$(rss_mib "$SUBSET")")")
+}
+
 # dumped_rows STEP: the rows a decoy dump step reports having written ("?" if it does not say).
 dumped_rows() {
     local n
