@@ -9,6 +9,7 @@
 #   RULES_BASE, NORULES_BASE, SUBSET_BASE  decoy configs without `dump:` (write_config)
 #   SKIPPED=(...)                       tables the rules skip
 #   prepare_source SCALE                loads the source; sets TABLES, ROWS; non-zero on failure
+#   count_table DB TABLE                prints the table's row count
 #   run_scale SCALE                     the timed steps and the scale's report
 # and calls, in order: bench_scales, bench_init, bench_prerequisites, bench_header, bench_run,
 # summary_report, sweep_report, bench_finish.
@@ -385,6 +386,29 @@ DUMP="decoy dump create"
 NORULES="decoy dump, no rules"
 RESTORE="decoy dump restore"
 SUBSET="decoy 10% subset"
+
+# count_rows DB [TABLE...]: the rows of those tables (default: all of TABLES) in DB, through the
+# sourcing script's `count_table DB TABLE`.
+count_rows() {
+    local db="$1" t total=0 n
+    shift
+    [ "$#" -gt 0 ] || set -- "${TABLES[@]}"
+    for t in "$@"; do
+        n="$(count_table "$db" "$t" 2>/dev/null || echo 0)"
+        total=$((total + ${n:-0}))
+    done
+    echo "$total"
+}
+
+# decoy_baselines ALL DUMPED REFERENCE_DUMP REFERENCE_RESTORE: what each decoy step is compared
+# with (see summary_row for the arguments), and the streaming limit against the reference dump.
+decoy_baselines() {
+    baseline "$DUMP" "$2" "$3"
+    baseline "$NORULES" "$1" "$3"
+    baseline "$SUBSET" "$DUMP"
+    baseline "$1" "$3"
+    baseline "$RESTORE" "$4"
+}
 
 # check_restored STEP ROWS WHO: a warning in the report when STEP succeeded but WHO restored ROWS
 # rows where the source has $ROWS.
