@@ -60,21 +60,7 @@ bench_prerequisites
 RULES_BASE="$WORK/base-rules.yaml"
 sed -e "s#^\(  url: .*/\)decoy_sample\$#\1$SRC_DB#" fixtures/sample/decoy.yaml >"$RULES_BASE"
 grep -q "/$SRC_DB\$" "$RULES_BASE" || { log "could not point fixtures/sample/decoy.yaml at $SRC_DB"; exit 1; }
-# The same source and datastore without any rule: what decoy costs over the streaming limit.
-NORULES_BASE="$WORK/base-norules.yaml"
-awk '/^tables:/ { exit } { print }' "$RULES_BASE" >"$NORULES_BASE"
-# The rules with a 10% subset: users at the root, their orders and addresses, the orders' items
-# and invoices (two levels of children), and every parent those need.
-SUBSET_BASE="$WORK/base-subset.yaml"
-cat "$RULES_BASE" - >"$SUBSET_BASE" <<'YAML'
-
-subset:
-  roots:
-    - { table: public.users, percent: 10 }
-  depth: 2
-YAML
-# Tables the rules skip: the raw COPY the anonymized dump is held to leaves them out too.
-mapfile -t SKIPPED < <(sed -n 's/^  \([^ #][^ ]*\): skip$/\1/p' "$RULES_BASE")
+derive_configs "$RULES_BASE" public.users
 
 bench_header "decoy end-to-end benchmark: PostgreSQL" \
     "PostgreSQL $(psql_val -d postgres -c 'SHOW server_version'), $(pg_dump --version)"

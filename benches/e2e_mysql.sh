@@ -100,21 +100,7 @@ tables:
   # Not needed in a copy: no rows are dumped.
   audit_log: skip
 YAML
-# The same source and datastore without any rule: what decoy costs over the streaming limit.
-NORULES_BASE="$WORK/base-norules.yaml"
-awk '/^tables:/ { exit } { print }' "$RULES_BASE" >"$NORULES_BASE"
-# The rules with a 10% subset, as in benches/e2e.sh: users at the root, their orders and
-# addresses, the orders' items and invoices (two levels of children), and every parent those need.
-SUBSET_BASE="$WORK/base-subset.yaml"
-cat "$RULES_BASE" - >"$SUBSET_BASE" <<'YAML'
-
-subset:
-  roots:
-    - { table: users, percent: 10 }
-  depth: 2
-YAML
-# Tables the rules skip: the SELECT the anonymized dump is held to leaves them out too.
-mapfile -t SKIPPED < <(sed -n 's/^  \([^ #][^ ]*\): skip$/\1/p' "$RULES_BASE")
+derive_configs "$RULES_BASE" users
 
 bench_header "decoy end-to-end benchmark: MySQL (MariaDB)" \
     "MariaDB $(my_val -e 'SELECT version()'), $($MYSQLDUMP --version | head -n 1)"

@@ -6,8 +6,8 @@
 #   drop_db NAME, recreate_db NAME      its server's database helpers
 #   BENCH_DBS=(...)                     databases the bench creates (dropped on exit)
 #   DECOY_DB, DECOY_URL                 the database decoy restores into, and its URL
-#   RULES_BASE, NORULES_BASE, SUBSET_BASE  decoy configs without `dump:` (write_config)
-#   SKIPPED=(...)                       tables the rules skip
+#   RULES_BASE                          the sample config pointed at the source, without `dump:`;
+#                                       derive_configs makes NORULES_BASE, SUBSET_BASE and SKIPPED
 #   prepare_source SCALE                loads the source; sets TABLES, ROWS; non-zero on failure
 #   count_table DB TABLE                prints the table's row count
 #   run_scale SCALE                     the timed steps and the scale's report
@@ -387,6 +387,19 @@ NORULES="decoy dump, no rules"
 RESTORE="decoy dump restore"
 SUBSET="decoy 10% subset"
 
+# derive_configs RULES ROOT_TABLE: from RULES (the sample config pointed at the source), the same
+# source with no rule (NORULES_BASE: what decoy costs over the streaming limit) and with a 10%
+# subset (SUBSET_BASE: ROOT_TABLE at the root, its children two levels down, every parent those
+# need); SKIPPED gets the tables the rules skip, which the streaming limit leaves out too.
+derive_configs() {
+    NORULES_BASE="$WORK/base-norules.yaml"
+    awk '/^tables:/ { exit } { print }' "$1" >"$NORULES_BASE"
+    SUBSET_BASE="$WORK/base-subset.yaml"
+    printf '\nsubset:\n  roots:\n    - { table: %s, percent: 10 }\n  depth: 2\n' "$2" |
+        cat "$1" - >"$SUBSET_BASE"
+    mapfile -t SKIPPED < <(sed -n 's/^  \([^ #][^ ]*\): skip$/\1/p' "$1")
+}
+
 # count_rows DB [TABLE...]: the rows of those tables (default: all of TABLES) in DB, through the
 # sourcing script's `count_table DB TABLE`.
 count_rows() {
@@ -467,6 +480,7 @@ scale_begin() {
     CONFIG="$SCALE_WORK/decoy.yaml"
     NORULES_CONFIG="$SCALE_WORK/decoy-norules.yaml"
     SUBSET_CONFIG="$SCALE_WORK/decoy-subset.yaml"
+    # shellcheck disable=SC2153  # RULES_BASE is set by the sourcing script
     if ! write_config "$RULES_BASE" "$CONFIG" "$JOBS" "$SCALE_WORK/store" ||
         ! write_config "$NORULES_BASE" "$NORULES_CONFIG" "$JOBS" "$SCALE_WORK/store" ||
         ! write_config "$SUBSET_BASE" "$SUBSET_CONFIG" "$JOBS" "$SCALE_WORK/store"; then
