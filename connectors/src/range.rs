@@ -155,7 +155,10 @@ mod tests {
 
     #[test]
     fn key_conditions_leave_open_sides_out() {
-        assert_eq!(int_key_condition("`id`", Some(-5), Some(10)), "`id` >= -5 AND `id` < 10");
+        assert_eq!(
+            int_key_condition("`id`", Some(-5), Some(10)),
+            "`id` >= -5 AND `id` < 10"
+        );
         assert_eq!(int_key_condition("\"id\"", None, Some(3)), "\"id\" < 3");
         assert_eq!(int_key_condition("k", Some(3), None), "k >= 3");
         assert_eq!(int_key_condition("k", None, None), "TRUE");
