@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use crate::datastore::Datastore;
 
-/// (registration id, datastore, dump name)
-type Pending = (u64, Arc<dyn Datastore>, String);
+/// (registration id, datastore, dump name, the run id in its marker)
+type Pending = (u64, Arc<dyn Datastore>, String, String);
 
 static PENDING: Mutex<Vec<Pending>> = Mutex::new(Vec::new());
 static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -20,12 +20,12 @@ pub struct PartialDump {
 }
 
 impl PartialDump {
-    pub fn register(store: Arc<dyn Datastore>, name: &str) -> PartialDump {
+    pub fn register(store: Arc<dyn Datastore>, name: &str, run_id: &str) -> PartialDump {
         let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         PENDING
             .lock()
             .expect("cleanup registry")
-            .push((id, store, name.to_string()));
+            .push((id, store, name.to_string(), run_id.to_string()));
         PartialDump { id }
     }
 
@@ -34,20 +34,20 @@ impl PartialDump {
         PENDING
             .lock()
             .expect("cleanup registry")
-            .retain(|(id, _, _)| *id != self.id);
+            .retain(|(id, _, _, _)| *id != self.id);
     }
 }
 
-/// Removes every registered dump that never committed. Call after the runtime has shut down.
+/// Removes every registered dump that never committed, if it is still its run's. Call after the
+/// runtime has shut down.
 pub fn remove_partial_dumps() {
     let pending = std::mem::take(&mut *PENDING.lock().expect("cleanup registry"));
-    for (_, store, name) in pending {
-        match store.delete_dump(&name) {
+    for (_, store, name, run_id) in pending {
+        match crate::dump::abandon(store.as_ref(), &name, &run_id) {
             Ok(()) => tracing::info!(dump = %name, "removed the partial dump"),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => tracing::warn!(
                 dump = %name,
-                error = %e,
+                error = %format!("{e:#}"),
                 "could not remove the partial dump; `decoy dump delete --incomplete` removes it"
             ),
         }

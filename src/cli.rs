@@ -149,15 +149,20 @@ pub struct DeleteArgs {
     pub config: ConfigArg,
     /// Dumps to delete by name (`latest` works too).
     pub names: Vec<String>,
-    /// Keep the N newest complete dumps and delete the older complete ones.
-    #[arg(long, value_name = "N")]
-    pub keep_last: Option<usize>,
+    /// Keep the N newest complete dumps (by creation time; at least 1) and delete the older
+    /// complete ones.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub keep_last: Option<u64>,
     /// Delete complete dumps created longer ago than this (`12h`, `7d`, `2w`).
     #[arg(long, value_name = "AGE", value_parser = crate::units::parse_age)]
     pub older_than: Option<std::time::Duration>,
-    /// Delete incomplete dumps (failed or interrupted runs).
+    /// Delete incomplete dumps (failed or interrupted runs); a dump whose writer still renews its
+    /// lease (`dump.lease`) is kept unless --force.
     #[arg(long)]
     pub incomplete: bool,
+    /// Also delete dumps being written right now (their run then fails).
+    #[arg(long)]
+    pub force: bool,
     /// Print what would be deleted, delete nothing.
     #[arg(long)]
     pub dry_run: bool,

@@ -15,13 +15,12 @@ use connectors::{ConnectorError, ReadRange};
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
-use crate::cleanup::PartialDump;
 use crate::config::Config;
-use crate::crypto::{self, Sealer};
+use crate::crypto::Sealer;
 use crate::datastore::Datastore;
 use crate::dump::{
-    self, ChunkManifest, ChunkWriter, ColumnManifest, FileManifest, Manifest, SchemaManifest, SourceManifest,
-    TableManifest, Totals, TransformedColumn,
+    self, ChunkManifest, ChunkWriter, ColumnManifest, DumpWriter, FileManifest, Manifest, SchemaManifest,
+    SourceManifest, TableManifest, Totals, TransformedColumn,
 };
 use crate::plan::{self, Plan, TablePlan};
 use crate::progress::Progress;
@@ -46,8 +45,9 @@ pub async fn run(config: &Config, name: Option<String>) -> anyhow::Result<Manife
 
     let store: Arc<dyn Datastore> = Arc::from(crate::datastore::open(&config.datastore)?);
     let name = name.unwrap_or_else(|| dump::new_dump_name(created_at));
+    // Fail fast on a taken name, before the snapshot; the claim itself comes once the plan holds.
     dump::validate_name(&name)?;
-    if store.list_dumps()?.iter().any(|d| d.name == name) {
+    if dump::list(store.as_ref())?.iter().any(|d| d.name == name) {
         bail!(crate::error::ConfigError::new(format!(
             "a dump named `{name}` already exists in {}; choose another --name or delete it first",
             store.describe()
@@ -67,7 +67,7 @@ pub async fn run(config: &Config, name: Option<String>) -> anyhow::Result<Manife
     let sealer = Sealer::from_config(config.encryption.as_ref())?.map(Arc::new);
 
     // From here on, a failure or a signal removes what was written: no half dump is left to list.
-    let partial = PartialDump::register(store.clone(), &name);
+    let writer = DumpWriter::claim(store.clone(), Some(name.clone()), created_at, config.dump.lease)?;
     if let Some(sealer) = &sealer {
         sealer
             .store_key(store.as_ref(), &name)
@@ -79,14 +79,14 @@ pub async fn run(config: &Config, name: Option<String>) -> anyhow::Result<Manife
         &url,
         &plan,
         subset.as_ref(),
-        sealer,
+        sealer.clone(),
         store.clone(),
         &name,
         created_at,
         started,
     )
     .await?;
-    partial.committed();
+    writer.commit(&manifest, sealer.as_deref())?;
     Ok(manifest)
 }
 
@@ -174,18 +174,9 @@ async fn write_dump(
         encryption: sealer.as_ref().map(|s| s.manifest().clone()),
         totals,
         subset,
+        written_as: None,
         opener: None,
     };
-    let json = serde_json::to_vec_pretty(&manifest)?;
-    // The encrypted copy first: the plain manifest is the commit point.
-    if let Some(sealer) = &sealer {
-        store
-            .write_all(&format!("{name}/{}", crypto::MANIFEST_COPY), &sealer.seal_all(&json)?)
-            .with_context(|| format!("writing the manifest of dump {name} failed"))?;
-    }
-    store
-        .write_all(&format!("{name}/{}", dump::MANIFEST), &json)
-        .with_context(|| format!("writing the manifest of dump {name} failed"))?;
     Ok(manifest)
 }
 

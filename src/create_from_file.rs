@@ -23,12 +23,11 @@ use connectors::dumpfile::{self, DataPass, DataStart, DumpSchema, Engine};
 use connectors::postgres::copy_text::{Dialect, RowRewriter};
 use tokio::sync::mpsc;
 
-use crate::cleanup::PartialDump;
 use crate::config::Config;
 use crate::create::{write_chunks, write_script, ChunkSettings, BATCHES_IN_FLIGHT, BATCH_BYTES};
-use crate::crypto::{self, Sealer};
+use crate::crypto::Sealer;
 use crate::datastore::Datastore;
-use crate::dump::{self, ChunkManifest, Manifest, SchemaManifest, SourceManifest, TableManifest, Totals};
+use crate::dump::{self, ChunkManifest, DumpWriter, Manifest, SchemaManifest, SourceManifest, TableManifest, Totals};
 use crate::error::ConfigError;
 use crate::plan::{self, Plan, TablePlan};
 use crate::subset::RowFilter;
@@ -69,7 +68,7 @@ pub async fn run(config: &Config, name: Option<String>, file: &Path) -> anyhow::
     let store: Arc<dyn Datastore> = Arc::from(crate::datastore::open(&config.datastore)?);
     let name = name.unwrap_or_else(|| dump::new_dump_name(created_at));
     dump::validate_name(&name)?;
-    if store.list_dumps()?.iter().any(|d| d.name == name) {
+    if dump::list(store.as_ref())?.iter().any(|d| d.name == name) {
         bail!(ConfigError::new(format!(
             "a dump named `{name}` already exists in {}; choose another --name or delete it first",
             store.describe()
@@ -100,7 +99,7 @@ pub async fn run(config: &Config, name: Option<String>, file: &Path) -> anyhow::
     );
 
     let sealer = Sealer::from_config(config.encryption.as_ref())?.map(Arc::new);
-    let partial = PartialDump::register(store.clone(), &name);
+    let writer = DumpWriter::claim(store.clone(), Some(name.clone()), created_at, config.dump.lease)?;
     if let Some(sealer) = &sealer {
         sealer
             .store_key(store.as_ref(), &name)
@@ -183,18 +182,10 @@ pub async fn run(config: &Config, name: Option<String>, file: &Path) -> anyhow::
         encryption: sealer.as_ref().map(|s| s.manifest().clone()),
         totals,
         subset: None,
+        written_as: None,
         opener: None,
     };
-    let json = serde_json::to_vec_pretty(&manifest)?;
-    if let Some(sealer) = &sealer {
-        store
-            .write_all(&format!("{name}/{}", crypto::MANIFEST_COPY), &sealer.seal_all(&json)?)
-            .with_context(|| format!("writing the manifest of dump {name} failed"))?;
-    }
-    store
-        .write_all(&format!("{name}/{}", dump::MANIFEST), &json)
-        .with_context(|| format!("writing the manifest of dump {name} failed"))?;
-    partial.committed();
+    writer.commit(&manifest, sealer.as_deref())?;
     Ok(manifest)
 }
 

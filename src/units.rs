@@ -60,6 +60,16 @@ fn deserialize_size<'de, D: Deserializer<'de>>(deserializer: D, zero_allowed: bo
     }
 }
 
+/// A duration written as [`parse_age`] reads it, at least a second.
+pub fn deserialize_age<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    match parse_age(&text) {
+        Ok(age) if age.as_secs() >= 1 => Ok(age),
+        Ok(_) => Err(serde::de::Error::custom(format!("`{text}` is too short: at least 1s"))),
+        Err(e) => Err(serde::de::Error::custom(e)),
+    }
+}
+
 /// Parses an age such as `30m`, `12h`, `7d`, `2w`.
 pub fn parse_age(text: &str) -> Result<Duration, String> {
     let text = text.trim();

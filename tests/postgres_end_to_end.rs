@@ -262,8 +262,8 @@ fn list_verify_and_delete_manage_dumps() {
     for name in ["d1", "d2", "d3"] {
         ws.ok(&["dump", "create", "--name", name]);
     }
-    // A crashed run leaves a folder without a manifest.
-    std::fs::create_dir_all(ws.dumps().join("d4/data")).unwrap();
+    // A crashed run leaves a folder with its marker but without a manifest.
+    ws.crashed_dump("d4");
     let list = ws.list();
     let names: Vec<&str> = list.iter().map(|d| d["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["d4", "d3", "d2", "d1"], "newest first");

@@ -112,7 +112,7 @@ fn missing_config_and_missing_dumps_are_explained() {
     ws.config("postgres://postgres@127.0.0.1:5432/postgres", "");
     let err = ws.fails(&["dump", "restore", "--to", "postgres://postgres@127.0.0.1/x"], 1);
     assert!(err.contains("no complete dump"), "{err}");
-    let err = ws.fails(&["dump", "verify", "ghost"], 1);
+    let err = ws.fails(&["dump", "verify", "ghost"], 2);
     assert!(err.contains("no dump named `ghost`"), "{err}");
     let err = ws.fails(&["dump", "restore"], 2);
     assert!(err.contains("--to") || err.contains("--output"), "{err}");

@@ -108,15 +108,15 @@ impl Bucket {
         })
     }
 
-    fn put_many(&self, keys: Vec<String>) {
+    fn put_many(&self, keys: Vec<(String, Vec<u8>)>) {
         self.runtime.block_on(async {
             let results: Vec<_> = futures_util::stream::iter(keys)
-                .map(|key| {
+                .map(|(key, body)| {
                     self.client
                         .put_object()
                         .bucket(&self.name)
                         .key(key)
-                        .body(ByteStream::from_static(b"x"))
+                        .body(ByteStream::from(body))
                         .send()
                 })
                 .buffer_unordered(16)
@@ -289,12 +289,26 @@ fn listing_and_deleting_page_past_a_thousand_dumps() {
         bucket.datastore("many", &endpoint(), SECRET_KEY),
     )
     .unwrap();
-    // 1,005 incomplete dumps (no manifest), one complete-looking one, and folders that are not dumps.
+    // 1,005 incomplete dumps (a marker, no manifest), and folders and objects that are not dumps.
     // One object each: s3s-fs walks the whole bucket for every listing, so fewer files keep it fast.
-    let mut keys: Vec<String> = (0..1005).map(|i| format!("many/inc-{i:04}/key.age")).collect();
-    keys.push("many/.hidden/x".into());
-    keys.push("many/loose-object".into());
-    keys.push("elsewhere/inc-0001/x".into());
+    let marker = |name: &str| {
+        format!(
+            r#"{{"format":"decoy-dump","format_version":1,"name":"{name}","run_id":"00","created_at":"2026-01-01T00:00:00Z","tool":"decoy","host":"h","pid":1}}"#
+        )
+        .into_bytes()
+    };
+    let mut keys: Vec<(String, Vec<u8>)> = (0..1005)
+        .map(|i| {
+            (
+                format!("many/inc-{i:04}/decoy-dump.json"),
+                marker(&format!("inc-{i:04}")),
+            )
+        })
+        .collect();
+    keys.push(("many/.hidden/x".into(), b"x".to_vec()));
+    keys.push(("many/loose-object".into(), b"x".to_vec()));
+    keys.push(("many/not-a-dump/key.age".into(), b"x".to_vec()));
+    keys.push(("elsewhere/inc-0001/x".into(), b"x".to_vec()));
     bucket.put_many(keys);
 
     let started = std::time::Instant::now();
@@ -309,7 +323,15 @@ fn listing_and_deleting_page_past_a_thousand_dumps() {
     eprintln!("dump delete --incomplete of 1,005 dumps: {:?}", started.elapsed());
     assert!(ws.list().is_empty());
     let left: Vec<String> = bucket.objects("").into_iter().map(|(k, _)| k).collect();
-    assert_eq!(left, ["elsewhere/inc-0001/x", "many/.hidden/x", "many/loose-object"]);
+    assert_eq!(
+        left,
+        [
+            "elsewhere/inc-0001/x",
+            "many/.hidden/x",
+            "many/loose-object",
+            "many/not-a-dump/key.age"
+        ]
+    );
 }
 
 #[test]

@@ -1,15 +1,19 @@
 use std::collections::BTreeSet;
-use std::time::SystemTime;
+
+use chrono::Utc;
 
 use crate::cli::DeleteArgs;
 use crate::config::Config;
-use crate::dump::{self, Manifest};
+use crate::dump::{self, Status};
+use crate::error::ConfigError;
 
+/// Deletes dumps, and only dumps: a folder decoy did not mark or commit is never listed, so it
+/// can be neither named nor selected, and inside a dump only decoy's own files are removed.
 pub fn run(args: DeleteArgs) -> anyhow::Result<()> {
     let config = Config::load_for_dumps(&args.config.config)?;
     let store = crate::datastore::open(&config.datastore)?;
-    let mut dumps = store.list_dumps()?;
-    dumps.sort_by(|a, b| b.name.cmp(&a.name)); // newest first
+    let dumps = dump::list(store.as_ref())?; // newest first
+    let now = Utc::now();
     let mut doomed = BTreeSet::new();
 
     for name in &args.names {
@@ -18,31 +22,48 @@ pub fn run(args: DeleteArgs) -> anyhow::Result<()> {
         } else {
             name.clone()
         };
-        if !dumps.iter().any(|d| d.name == resolved) {
-            anyhow::bail!(
-                "no dump named `{resolved}` in {}; `decoy dump list` shows what exists",
-                store.describe()
-            );
+        let Some(info) = dumps.iter().find(|d| d.name == resolved) else {
+            anyhow::bail!(dump::unknown_dump(store.as_ref(), &resolved, &dumps));
+        };
+        if let Some(lease) = info.live_lease(store.as_ref(), now).filter(|_| !args.force) {
+            anyhow::bail!(ConfigError::new(format!(
+                "dump `{resolved}` is being written (its writer renewed its lease at {}); deleting it would break \
+                 that run: wait for it, or add --force",
+                lease.renewed_at.format("%Y-%m-%d %H:%M:%S UTC")
+            )));
         }
         doomed.insert(resolved);
     }
+    // A damaged dump is never counted as kept: the N newest intact ones are.
     if let Some(keep) = args.keep_last {
-        for entry in dumps.iter().filter(|d| d.complete).skip(keep) {
-            doomed.insert(entry.name.clone());
+        for info in dumps
+            .iter()
+            .filter(|d| d.status == Status::Complete)
+            .skip(keep as usize)
+        {
+            doomed.insert(info.name.clone());
         }
     }
     if let Some(age) = args.older_than {
-        let cutoff = SystemTime::now() - age;
-        for entry in dumps.iter().filter(|d| d.complete) {
-            let created: SystemTime = Manifest::load(store.as_ref(), &entry.name)?.created_at.into();
-            if created < cutoff {
-                doomed.insert(entry.name.clone());
+        let cutoff = now - chrono::Duration::from_std(age).unwrap_or(chrono::Duration::MAX);
+        for info in dumps.iter().filter(|d| d.status == Status::Complete) {
+            if info.created_at.is_some_and(|created| created < cutoff) {
+                doomed.insert(info.name.clone());
             }
         }
     }
     if args.incomplete {
-        for entry in dumps.iter().filter(|d| !d.complete) {
-            doomed.insert(entry.name.clone());
+        for info in dumps.iter().filter(|d| d.status == Status::Incomplete) {
+            match info.live_lease(store.as_ref(), now) {
+                Some(lease) if !args.force => println!(
+                    "kept {}: being written (lease renewed {}s ago); --force deletes it anyway",
+                    info.name,
+                    (now - lease.renewed_at).num_seconds().max(0)
+                ),
+                _ => {
+                    doomed.insert(info.name.clone());
+                }
+            }
         }
     }
 
@@ -54,10 +75,15 @@ pub fn run(args: DeleteArgs) -> anyhow::Result<()> {
         if args.dry_run {
             println!("would delete {name}");
         } else {
-            store
-                .delete_dump(name)
-                .map_err(|e| anyhow::anyhow!("deleting dump {name} failed: {e}"))?;
-            println!("deleted {name}");
+            let left = dump::delete(store.as_ref(), name)?;
+            if left.is_empty() {
+                println!("deleted {name}");
+            } else {
+                println!(
+                    "deleted {name} (left {} file(s) decoy did not write in its folder)",
+                    left.len()
+                );
+            }
         }
     }
     Ok(())

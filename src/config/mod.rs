@@ -119,6 +119,11 @@ pub struct S3DatastoreConfig {
     /// Static credentials; without them the standard AWS chain (environment, profile, web identity).
     pub access_key_id: Option<String>,
     pub secret_access_key: Option<String>,
+    /// Whether the store honours `If-None-Match: *` on PUT (AWS S3 does since 2024). Left out,
+    /// decoy finds out when it claims a dump's name; `false` claims by writing a run id and reading
+    /// it back instead.
+    #[serde(default)]
+    pub conditional_writes: Option<bool>,
 }
 
 fn default_s3_region() -> String {
@@ -134,6 +139,7 @@ impl std::fmt::Debug for S3DatastoreConfig {
             .field("region", &self.region)
             .field("endpoint", &self.endpoint)
             .field("path_style", &self.path_style)
+            .field("conditional_writes", &self.conditional_writes)
             .field("access_key_id", &self.access_key_id)
             .field("secret_access_key", &self.secret_access_key.as_ref().map(|_| "***"))
             .finish()
@@ -168,6 +174,10 @@ pub struct DumpSettings {
         deserialize_with = "crate::units::deserialize_bytes"
     )]
     pub memory_limit: u64,
+    /// How long a dump being written stays protected from `dump delete --incomplete` after its
+    /// writer was last heard from (`2m`, `30s`); the writer renews it every quarter of that.
+    #[serde(default = "default_lease", deserialize_with = "crate::units::deserialize_age")]
+    pub lease: std::time::Duration,
 }
 
 impl Default for DumpSettings {
@@ -178,8 +188,15 @@ impl Default for DumpSettings {
             compression_level: default_compression_level(),
             split_table_bytes: default_split_table_bytes(),
             memory_limit: default_memory_limit(),
+            lease: default_lease(),
         }
     }
+}
+
+/// Long enough that a writer stalled by a slow store keeps its dump, short enough that the next
+/// CronJob run can clean up after a killed one.
+fn default_lease() -> std::time::Duration {
+    std::time::Duration::from_secs(120)
 }
 
 /// Small enough that a table of a few hundred MB keeps every worker busy, large enough that a

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use super::{Datastore, DumpEntry, DumpUsage, ObjectWriter};
+use super::{Claim, Datastore, FolderEntry, ObjectWriter, StoredFile};
 
 pub struct LocalDatastore {
     root: PathBuf,
@@ -27,17 +27,7 @@ impl LocalDatastore {
     }
 
     fn path(&self, key: &str) -> std::io::Result<PathBuf> {
-        // Keys come from dump names and manifests: refuse anything that could escape the root.
-        if key
-            .split('/')
-            .any(|part| part.is_empty() || part == "." || part == "..")
-            || key.contains('\\')
-        {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                format!("invalid object key `{key}`"),
-            ));
-        }
+        super::check_key(key)?;
         Ok(self.root.join(key))
     }
 }
@@ -102,8 +92,27 @@ impl Datastore for LocalDatastore {
         Ok(Box::new(File::open(self.path(key)?)?))
     }
 
-    fn list_dumps(&self) -> std::io::Result<Vec<DumpEntry>> {
-        let mut dumps = Vec::new();
+    fn claim_folder(&self, name: &str, marker: &str, bytes: &[u8]) -> std::io::Result<Claim> {
+        let folder = self.path(name)?;
+        let marker = self.path(&format!("{name}/{marker}"))?;
+        // Both steps are atomic on a local filesystem: of two runs, one gets AlreadyExists. The
+        // marker is written whole under a temporary name and hard-linked into place, which fails
+        // if it exists, so it is never seen half-written either.
+        fs::create_dir(&folder)?;
+        let mut temp = marker.clone().into_os_string();
+        temp.push(".partial");
+        let temp = PathBuf::from(temp);
+        let mut file = File::create(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        let linked = fs::hard_link(&temp, &marker);
+        let _ = fs::remove_file(&temp);
+        linked?;
+        Ok(Claim::Exclusive)
+    }
+
+    fn list_folders(&self, marker: &str, manifest: &str) -> std::io::Result<Vec<FolderEntry>> {
+        let mut folders = Vec::new();
         for entry in fs::read_dir(&self.root)? {
             let entry = entry?;
             if !entry.file_type()?.is_dir() {
@@ -112,51 +121,72 @@ impl Datastore for LocalDatastore {
             let Some(name) = entry.file_name().to_str().map(str::to_string) else {
                 continue;
             };
-            dumps.push(DumpEntry {
-                complete: entry.path().join(crate::dump::MANIFEST).is_file(),
-                name,
-            });
+            let (marker, manifest) = (
+                entry.path().join(marker).is_file(),
+                entry.path().join(manifest).is_file(),
+            );
+            if marker || manifest {
+                folders.push(FolderEntry { name, marker, manifest });
+            }
         }
-        Ok(dumps)
+        Ok(folders)
     }
 
-    fn dump_usage(&self, name: &str) -> std::io::Result<DumpUsage> {
-        let (stored_bytes, modified) = folder_size(&self.path(name)?)?;
-        Ok(DumpUsage { stored_bytes, modified })
+    fn list_files(&self, name: &str) -> std::io::Result<Vec<StoredFile>> {
+        let folder = self.path(name)?;
+        let mut files = Vec::new();
+        let mut stack = vec![(folder, String::new())];
+        while let Some((dir, prefix)) = stack.pop() {
+            for entry in fs::read_dir(&dir)? {
+                let entry = entry?;
+                let Some(file_name) = entry.file_name().to_str().map(str::to_string) else {
+                    // Not a name decoy writes: list it so that callers see the folder is not empty.
+                    files.push(StoredFile {
+                        path: format!("{prefix}{}", entry.file_name().to_string_lossy()),
+                        bytes: 0,
+                        modified: None,
+                    });
+                    continue;
+                };
+                let meta = entry.metadata()?;
+                let path = format!("{prefix}{file_name}");
+                if meta.is_dir() {
+                    stack.push((entry.path(), format!("{path}/")));
+                } else {
+                    files.push(StoredFile {
+                        path,
+                        bytes: meta.len(),
+                        modified: meta.modified().ok(),
+                    });
+                }
+            }
+        }
+        Ok(files)
     }
 
-    fn delete_dump(&self, name: &str) -> std::io::Result<()> {
-        let path = self.path(name)?;
-        // The manifest goes first: a delete interrupted halfway leaves an incomplete dump, never a
-        // complete-looking one with missing chunks.
-        match fs::remove_file(path.join(crate::dump::MANIFEST)) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-            _ => {}
+    fn delete_files(&self, name: &str, paths: &[String]) -> std::io::Result<()> {
+        for path in paths {
+            match fs::remove_file(self.path(&format!("{name}/{path}"))?) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
         }
-        fs::remove_dir_all(path)
+        remove_empty_folders(&self.path(name)?);
+        Ok(())
     }
 }
 
-fn folder_size(path: &Path) -> std::io::Result<(u64, Option<std::time::SystemTime>)> {
-    let mut total = 0;
-    let mut newest = None;
-    let mut stack = vec![path.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in fs::read_dir(&dir)? {
-            let entry = entry?;
-            let meta = entry.metadata()?;
-            if meta.is_dir() {
-                stack.push(entry.path());
-            } else {
-                total += meta.len();
-            }
-            let modified = meta.modified().ok();
-            if modified > newest {
-                newest = modified;
+/// Removes `dir` and the folders below it that hold nothing (deepest first). `remove_dir` only
+/// removes an empty folder, so whatever decoy did not write stays, with the folders that hold it.
+fn remove_empty_folders(dir: &Path) {
+    if let Ok(entries) = fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_empty_folders(&entry.path());
             }
         }
     }
-    Ok((total, newest))
+    let _ = fs::remove_dir(dir);
 }
 
 #[cfg(test)]
@@ -167,6 +197,7 @@ mod tests {
     fn uncommitted_objects_leave_nothing_behind() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalDatastore::open(dir.path()).unwrap();
+        assert_eq!(store.claim_folder("d1", "m", b"x").unwrap(), Claim::Exclusive);
         let mut writer = store.create("d1/data/t/00000.copy.zst").unwrap();
         writer.write_all(b"abc").unwrap();
         drop(writer);
@@ -174,11 +205,37 @@ mod tests {
         assert!(!dir.path().join("d1/data/t/00000.copy.zst.partial").exists());
         store.write_all("d1/manifest.json", b"{}").unwrap();
         assert_eq!(store.read_all("d1/manifest.json").unwrap(), b"{}");
-        let dumps = store.list_dumps().unwrap();
-        assert_eq!(dumps.len(), 1);
-        assert!(dumps[0].complete);
-        store.delete_dump("d1").unwrap();
-        assert!(store.list_dumps().unwrap().is_empty());
+        let folders = store.list_folders("m", "manifest.json").unwrap();
+        assert_eq!(folders.len(), 1);
+        assert!(folders[0].marker && folders[0].manifest);
+        let mut files: Vec<String> = store.list_files("d1").unwrap().into_iter().map(|f| f.path).collect();
+        files.sort();
+        assert_eq!(files, ["m", "manifest.json"]);
+        store.delete_files("d1", &files).unwrap();
+        assert!(!dir.path().join("d1").exists());
+    }
+
+    #[test]
+    fn claims_are_exclusive_and_foreign_folders_unlisted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalDatastore::open(dir.path()).unwrap();
+        fs::create_dir_all(dir.path().join("src")).unwrap();
+        fs::write(dir.path().join("src/main.rs"), "fn main() {}").unwrap();
+        assert!(store.list_folders("m", "manifest.json").unwrap().is_empty());
+        assert_eq!(
+            store.claim_folder("src", "m", b"x").unwrap_err().kind(),
+            std::io::ErrorKind::AlreadyExists
+        );
+        store.claim_folder("d", "m", b"x").unwrap();
+        assert_eq!(
+            store.claim_folder("d", "m", b"y").unwrap_err().kind(),
+            std::io::ErrorKind::AlreadyExists
+        );
+        // A file decoy did not write keeps its folder.
+        fs::write(dir.path().join("d/notes.txt"), "mine").unwrap();
+        store.delete_files("d", &["m".to_string()]).unwrap();
+        assert!(dir.path().join("d/notes.txt").is_file() && !dir.path().join("d/m").exists());
+        assert!(dir.path().join("src/main.rs").is_file());
     }
 
     #[test]

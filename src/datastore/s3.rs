@@ -23,7 +23,7 @@ use futures_util::StreamExt;
 use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
 use tokio::task::JoinHandle;
 
-use super::{Datastore, DumpEntry, DumpUsage, ObjectWriter};
+use super::{Claim, Datastore, FolderEntry, ObjectWriter, StoredFile};
 use crate::config::S3DatastoreConfig;
 
 /// Parts of a multipart upload (S3 wants at least 5 MiB for all but the last).
@@ -49,6 +49,9 @@ struct Shared {
     prefix: String,
     endpoint: Option<String>,
     region: String,
+    /// `datastore.s3.conditional_writes`: `None` finds out whether the store honours
+    /// `If-None-Match: *`.
+    conditional_writes: Option<bool>,
 }
 
 /// A runtime that may be dropped anywhere: dropping a `Runtime` inside an async context panics,
@@ -92,17 +95,7 @@ impl Shared {
     }
 
     fn key(&self, key: &str) -> io::Result<String> {
-        // Keys come from dump names and manifests: keep them to plain relative paths.
-        if key
-            .split('/')
-            .any(|part| part.is_empty() || part == "." || part == "..")
-            || key.contains('\\')
-        {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("invalid object key `{key}`"),
-            ));
-        }
+        super::check_key(key)?;
         Ok(format!("{}{key}", self.prefix))
     }
 
@@ -258,6 +251,7 @@ impl S3Datastore {
                 prefix,
                 endpoint: config.endpoint.as_deref().map(redact_endpoint),
                 region: config.region.clone(),
+                conditional_writes: config.conditional_writes,
             }),
         })
     }
@@ -357,7 +351,98 @@ impl Datastore for S3Datastore {
         }))
     }
 
-    fn list_dumps(&self) -> io::Result<Vec<DumpEntry>> {
+    fn claim_folder(&self, name: &str, marker: &str, bytes: &[u8]) -> io::Result<Claim> {
+        let s = &self.shared;
+        let folder = format!("{}/", s.key(name)?);
+        let key = s.key(&format!("{name}/{marker}"))?;
+        // A prefix may be shared with other objects: never write into a folder that holds any.
+        let existing = s
+            .block_on(
+                s.client
+                    .list_objects_v2()
+                    .bucket(&s.bucket)
+                    .prefix(&folder)
+                    .max_keys(1)
+                    .send(),
+            )
+            .map_err(|e| s.error(e, "listing", &folder))?;
+        if !existing.contents().is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{} already holds objects", s.url(&folder)),
+            ));
+        }
+        let put = |key: &str, conditional: bool| {
+            let mut request = s
+                .client
+                .put_object()
+                .bucket(&s.bucket)
+                .key(key)
+                .body(ByteStream::from(bytes.to_vec()));
+            if conditional {
+                request = request.if_none_match("*");
+            }
+            s.block_on(request.send()).map_err(|e| {
+                let exists = precondition_failed(&e);
+                let unsupported = not_implemented(&e);
+                (s.error(e, "writing", key), exists, unsupported)
+            })
+        };
+        let taken = || {
+            io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{} was claimed by another run", s.url(&key)),
+            )
+        };
+        if s.conditional_writes != Some(false) {
+            match put(&key, true) {
+                Ok(_) => {}
+                Err((_, true, _)) => return Err(taken()),
+                Err((_, _, true)) if s.conditional_writes.is_none() => {}
+                Err((e, _, _)) => return Err(e),
+            }
+            // A store that honours `If-None-Match` refuses the same write a second time; one that
+            // ignores it accepts it (the content is the same, so nothing changes).
+            match put(&key, true) {
+                Err((_, true, _)) => return Ok(Claim::Exclusive),
+                _ if s.conditional_writes == Some(true) => {
+                    return Err(io::Error::other(format!(
+                        "the S3 store accepted a second conditional write of {}: it does not honour \
+                         If-None-Match; set datastore.s3.conditional_writes to false (or leave it out)",
+                        s.url(&key)
+                    )))
+                }
+                _ => tracing::debug!("the S3 store ignores If-None-Match: claiming by election"),
+            }
+        }
+        // Without conditional writes: every run writes a claim under a key of its own, then lists
+        // the claims. S3 lists what was written before (strong read-after-write consistency), so
+        // of two runs at most one sees no other claim; a run that sees another gives up (both may,
+        // which fails both runs and harms neither). Only the survivor writes the marker.
+        let own = format!(
+            "{folder}{}{}.json",
+            crate::dump::CLAIM_PREFIX,
+            crate::dump::random_hex(8)
+        );
+        put(&own, false).map_err(|(e, _, _)| e)?;
+        let claims = self.list_objects(&format!("{folder}{}", crate::dump::CLAIM_PREFIX))?;
+        if claims.iter().any(|(k, _, _)| *k != own) {
+            let _ = s.block_on(s.client.delete_object().bucket(&s.bucket).key(&own).send());
+            return Err(taken());
+        }
+        s.block_on(
+            s.client
+                .put_object()
+                .bucket(&s.bucket)
+                .key(&key)
+                .body(ByteStream::from(bytes.to_vec()))
+                .send(),
+        )
+        .map_err(|e| s.error(e, "writing", &key))?;
+        Ok(Claim::Unconditional)
+    }
+
+    fn list_folders(&self, marker: &str, manifest: &str) -> io::Result<Vec<FolderEntry>> {
         let s = &self.shared;
         s.block_on(async {
             let mut pages = s
@@ -382,57 +467,65 @@ impl Datastore for S3Datastore {
                     }
                 }
             }
-            // A dump is complete iff its manifest exists (it is written last).
+            // The objects directly in each folder (one listing each, not one per object).
             let checks = futures_util::stream::iter(names)
                 .map(|name| async move {
-                    let key = format!("{}{name}/{}", s.prefix, crate::dump::MANIFEST);
-                    match s.client.head_object().bucket(&s.bucket).key(&key).send().await {
-                        Ok(_) => Ok(DumpEntry { name, complete: true }),
-                        Err(e) => {
-                            let e = s.error(e, "checking", &key);
-                            if e.kind() == io::ErrorKind::NotFound {
-                                Ok(DumpEntry { name, complete: false })
-                            } else {
-                                Err(e)
+                    let folder = format!("{}{name}/", s.prefix);
+                    let mut pages = s
+                        .client
+                        .list_objects_v2()
+                        .bucket(&s.bucket)
+                        .prefix(&folder)
+                        .delimiter("/")
+                        .into_paginator()
+                        .send();
+                    let (mut has_marker, mut has_manifest) = (false, false);
+                    while let Some(page) = pages.next().await {
+                        let page = page.map_err(|e| s.error(e, "listing", &folder))?;
+                        for object in page.contents() {
+                            match object.key().and_then(|k| k.strip_prefix(folder.as_str())) {
+                                Some(file) if file == marker => has_marker = true,
+                                Some(file) if file == manifest => has_manifest = true,
+                                _ => {}
                             }
                         }
                     }
+                    Ok::<_, io::Error>(FolderEntry {
+                        name,
+                        marker: has_marker,
+                        manifest: has_manifest,
+                    })
                 })
                 .buffered(LIST_CONCURRENCY);
-            checks.collect::<Vec<_>>().await.into_iter().collect()
+            let folders: Vec<FolderEntry> = checks
+                .collect::<Vec<_>>()
+                .await
+                .into_iter()
+                .collect::<io::Result<_>>()?;
+            Ok(folders.into_iter().filter(|f| f.marker || f.manifest).collect())
         })
     }
 
-    fn dump_usage(&self, name: &str) -> io::Result<DumpUsage> {
+    fn list_files(&self, name: &str) -> io::Result<Vec<StoredFile>> {
         let folder = format!("{}/", self.shared.key(name)?);
-        let objects = self.list_objects(&folder)?;
-        Ok(DumpUsage {
-            stored_bytes: objects.iter().map(|(_, size, _)| size).sum(),
-            modified: objects.iter().filter_map(|(_, _, modified)| *modified).max(),
-        })
+        Ok(self
+            .list_objects(&folder)?
+            .into_iter()
+            .map(|(key, bytes, modified)| StoredFile {
+                path: key.strip_prefix(folder.as_str()).unwrap_or(&key).to_string(),
+                bytes,
+                modified,
+            })
+            .collect())
     }
 
-    fn delete_dump(&self, name: &str) -> io::Result<()> {
+    fn delete_files(&self, name: &str, paths: &[String]) -> io::Result<()> {
         let s = &self.shared;
-        let dump_key = s.key(name)?;
-        // The manifest goes first: a delete interrupted halfway leaves an incomplete dump, never a
-        // complete-looking one with missing chunks.
-        let manifest = format!("{dump_key}/{}", crate::dump::MANIFEST);
-        let deleted = s.block_on(s.client.delete_object().bucket(&s.bucket).key(&manifest).send());
-        if let Err(e) = deleted {
-            let e = s.error(e, "deleting", &manifest);
-            if e.kind() != io::ErrorKind::NotFound {
-                return Err(e);
-            }
-        }
-        let folder = format!("{dump_key}/");
-        let keys: Vec<String> = self.list_objects(&folder)?.into_iter().map(|(key, _, _)| key).collect();
-        if keys.is_empty() {
-            return Err(io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("no dump `{name}` in {}", self.describe()),
-            ));
-        }
+        let folder = format!("{}/", s.key(name)?);
+        let keys = paths
+            .iter()
+            .map(|path| s.key(&format!("{name}/{path}")))
+            .collect::<io::Result<Vec<_>>>()?;
         let mut problems = Vec::new();
         for batch in keys.chunks(DELETE_BATCH) {
             let objects = batch
@@ -460,13 +553,24 @@ impl Datastore for S3Datastore {
         if !problems.is_empty() {
             let shown = problems.iter().take(5).cloned().collect::<Vec<_>>().join("; ");
             return Err(io::Error::other(format!(
-                "deleting dump `{name}` from s3://{}: {} objects could not be deleted: {shown}",
-                s.bucket,
+                "deleting from {}: {} objects could not be deleted: {shown}",
+                s.url(&folder),
                 problems.len()
             )));
         }
         Ok(())
     }
+}
+
+/// S3's answer to a conditional write on an existing key.
+fn precondition_failed<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool {
+    err.raw_response().map(|r| r.status().as_u16()) == Some(412)
+        || matches!(err.code(), Some("PreconditionFailed" | "ConditionalRequestConflict"))
+}
+
+/// A store that does not know `If-None-Match` on PUT (some S3-compatible servers say 501).
+fn not_implemented<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool {
+    err.raw_response().map(|r| r.status().as_u16()) == Some(501) || err.code() == Some("NotImplemented")
 }
 
 struct S3Writer {
@@ -722,6 +826,7 @@ mod tests {
             region: "us-east-1".into(),
             endpoint: Some(std::env::var("DECOY_TEST_S3").unwrap_or_else(|_| "http://127.0.0.1:8014".into())),
             path_style: true,
+            conditional_writes: None,
             access_key_id: Some("minioadmin".into()),
             secret_access_key: Some("minioadmin".into()),
         };
@@ -734,8 +839,14 @@ mod tests {
     }
 
     fn drop_bucket(store: S3Datastore) {
-        for dump in store.list_dumps().unwrap() {
-            store.delete_dump(&dump.name).unwrap();
+        for folder in store.list_folders("m", "manifest.json").unwrap() {
+            let files: Vec<String> = store
+                .list_files(&folder.name)
+                .unwrap()
+                .into_iter()
+                .map(|f| f.path)
+                .collect();
+            store.delete_files(&folder.name, &files).unwrap();
         }
         let s = &store.shared;
         s.block_on(s.client.delete_bucket().bucket(&s.bucket).send()).unwrap();
@@ -779,6 +890,23 @@ mod tests {
         );
     }
 
+    /// s3s-fs honours `If-None-Match: *`: the second claim of a name fails, and so does a claim of
+    /// a folder that already holds someone else's objects.
+    #[test]
+    fn claims_are_conditional_writes() {
+        let store = store("claim");
+        assert_eq!(store.claim_folder("d1", "m", b"one").unwrap(), Claim::Exclusive);
+        let err = store.claim_folder("d1", "m", b"two").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists, "{err}");
+        assert_eq!(store.read_all("d1/m").unwrap(), b"one");
+        store.write_all("theirs/report.csv", b"a,b").unwrap();
+        let err = store.claim_folder("theirs", "m", b"x").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists, "{err}");
+        assert!(store.list_files("theirs").unwrap().len() == 1);
+        store.delete_files("theirs", &["report.csv".to_string()]).unwrap();
+        drop_bucket(store);
+    }
+
     #[test]
     fn endpoints_in_messages_carry_no_user_info() {
         assert_eq!(redact_endpoint("http://127.0.0.1:8014/"), "http://127.0.0.1:8014");
@@ -796,14 +924,17 @@ mod tests {
         round_trip(&store, "d1/one-part", &pattern(PART_SIZE));
         // Six parts, more than MAX_PARTS_IN_FLIGHT, the last one short.
         round_trip(&store, "d1/data/t/000000.copy.zst", &pattern(5 * PART_SIZE + 12_345));
-        let usage = store.dump_usage("d1").unwrap();
-        assert_eq!(usage.stored_bytes, (6 * PART_SIZE + 12_345 + 5) as u64);
-        assert!(usage.modified.is_some());
-        let listed = store.list_dumps().unwrap();
-        assert_eq!(listed.len(), 1);
-        assert!(!listed[0].complete);
+        let files = store.list_files("d1").unwrap();
+        assert_eq!(
+            files.iter().map(|f| f.bytes).sum::<u64>(),
+            (6 * PART_SIZE + 12_345 + 5) as u64
+        );
+        assert!(files.iter().all(|f| f.modified.is_some()));
+        // No marker and no manifest: not a folder decoy lists.
+        assert!(store.list_folders("m", "manifest.json").unwrap().is_empty());
         store.write_all("d1/manifest.json", b"{}").unwrap();
-        assert!(store.list_dumps().unwrap()[0].complete);
+        let listed = store.list_folders("m", "manifest.json").unwrap();
+        assert!(listed.len() == 1 && listed[0].manifest && !listed[0].marker);
         assert_eq!(
             store.open("d1/nope").err().map(|e| e.kind()),
             Some(io::ErrorKind::NotFound)
@@ -824,7 +955,7 @@ mod tests {
                 "{key}"
             );
         }
-        assert!(store.list_dumps().unwrap().is_empty());
+        assert!(store.list_files("d1").unwrap().is_empty());
         assert!(store.create("../x").is_err() && store.create("a//b").is_err());
         drop_bucket(store);
     }
@@ -839,10 +970,10 @@ mod tests {
             round_trip(store, &key, &pattern(PART_SIZE + 4096));
             store.write_all(&format!("ctx-{n}/manifest.json"), b"{}").unwrap();
             assert!(store
-                .list_dumps()
+                .list_folders("m", "manifest.json")
                 .unwrap()
                 .iter()
-                .any(|d| d.name == format!("ctx-{n}") && d.complete));
+                .any(|d| d.name == format!("ctx-{n}") && d.manifest));
         };
         let main = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -869,7 +1000,7 @@ mod tests {
             .unwrap();
         current.block_on(async { exercise(&store, 5) });
         exercise(&store, 6);
-        assert_eq!(store.list_dumps().unwrap().len(), 7);
+        assert_eq!(store.list_folders("m", "manifest.json").unwrap().len(), 7);
         // The last reference going away inside an async task must not panic either.
         let store = Arc::into_inner(store).unwrap();
         drop_bucket_in_async(store, &main);

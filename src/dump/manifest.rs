@@ -26,6 +26,10 @@ pub struct Manifest {
     /// Present when only a subset of the rows was dumped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subset: Option<SubsetManifest>,
+    /// The name the dump was written under, when its folder now has another (a copied or renamed
+    /// dump): `name` is always the folder's, so its files are read from where they are.
+    #[serde(skip)]
+    pub written_as: Option<String>,
     /// Decrypts the dump's files once [`Manifest::unlock`] has checked the keys.
     #[serde(skip)]
     pub opener: Option<std::sync::Arc<crate::crypto::Opener>>,
@@ -157,7 +161,11 @@ impl Manifest {
         let bytes = store
             .read_all(&format!("{name}/{}", super::MANIFEST))
             .map_err(|e| anyhow::anyhow!("cannot read the manifest of dump `{name}` in {}: {e}", store.describe()))?;
-        Manifest::parse(&bytes, name)
+        let mut manifest = Manifest::parse(&bytes, name)?;
+        if manifest.name != name {
+            manifest.written_as = Some(std::mem::replace(&mut manifest.name, name.to_string()));
+        }
+        Ok(manifest)
     }
 
     /// For an encrypted dump: opens it with `keys` and proves the manifest is the one the dump's

@@ -1,15 +1,21 @@
 //! The dump format: a manifest (the commit point), schema scripts, and data chunks.
 
+mod catalog;
 mod chunk;
 mod manifest;
+mod marker;
 mod names;
+mod writer;
 
+pub use catalog::{list, resolve, unknown_dump, Status};
 pub use chunk::{read_chunk, ChunkWriter, FRAME_BYTES};
 pub use manifest::{
     ChunkManifest, ColumnManifest, FileManifest, Manifest, ReasonCount, SchemaManifest, SourceManifest, SubsetManifest,
     SubsetTableManifest, TableManifest, Totals, TransformedColumn, FORMAT_VERSION,
 };
-pub use names::{chunk_key, new_dump_name, resolve, validate_name};
+pub use marker::{random_hex, CLAIM_PREFIX};
+pub use names::{chunk_key, new_dump_name, validate_name};
+pub use writer::{abandon, delete, DumpWriter};
 
 /// The file whose presence makes a dump complete. Always written last.
 pub const MANIFEST: &str = "manifest.json";

@@ -3,11 +3,10 @@
 use anyhow::bail;
 use connectors::QualifiedName;
 
-use crate::datastore::Datastore;
-
-/// A new dump's default name: UTC time to the millisecond, so names sort by creation time.
+/// A new dump's default name: UTC time to the millisecond, then a random part so that two runs
+/// started in the same millisecond (CronJob retries, two engineers) never pick the same name.
 pub fn new_dump_name(now: chrono::DateTime<chrono::Utc>) -> String {
-    now.format("%Y%m%d-%H%M%S-%3f").to_string()
+    format!("{}-{}", now.format("%Y%m%d-%H%M%S-%3f"), super::random_hex(3))
 }
 
 /// Names become folder names and object key prefixes: keep them to a portable alphabet.
@@ -51,32 +50,6 @@ pub fn chunk_key(dump: &str, table: &QualifiedName, index: usize, format: &str) 
     format!("{dump}/data/{}/{index:06}.{format}.zst", table_folder(table))
 }
 
-/// Resolves `latest` (the newest complete dump) or checks that a named dump exists and is complete.
-pub fn resolve(store: &dyn Datastore, name: &str) -> anyhow::Result<String> {
-    let dumps = store.list_dumps()?;
-    if name == "latest" {
-        let newest = dumps.iter().filter(|d| d.complete).map(|d| d.name.as_str()).max();
-        return match newest {
-            Some(name) => Ok(name.to_string()),
-            None => bail!(
-                "no complete dump in {}; create one with `decoy dump create`",
-                store.describe()
-            ),
-        };
-    }
-    match dumps.iter().find(|d| d.name == name) {
-        Some(d) if d.complete => Ok(name.to_string()),
-        Some(_) => bail!(
-            "dump `{name}` is incomplete (it has no manifest: the run that wrote it failed or is still running); \
-             remove it with `decoy dump delete {name}`"
-        ),
-        None => bail!(
-            "no dump named `{name}` in {}; `decoy dump list` shows what exists",
-            store.describe()
-        ),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,8 +58,14 @@ mod tests {
     fn names_sort_by_time() {
         let a = new_dump_name(chrono::DateTime::from_timestamp(1_700_000_000, 5_000_000).unwrap());
         let b = new_dump_name(chrono::DateTime::from_timestamp(1_700_000_000, 60_000_000).unwrap());
-        assert_eq!(a, "20231114-221320-005");
+        assert!(
+            a.starts_with("20231114-221320-005-") && a.len() == "20231114-221320-005-".len() + 6,
+            "{a}"
+        );
         assert!(a < b);
+        // Same millisecond, different names.
+        let now = chrono::Utc::now();
+        assert_ne!(new_dump_name(now), new_dump_name(now));
         validate_name(&a).unwrap();
     }
 

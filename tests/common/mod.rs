@@ -234,7 +234,36 @@ impl Workspace {
         child
     }
 
+    /// What a run killed before its first chunk leaves: the dump's marker (created now, with a
+    /// lease long expired) and nothing else.
+    pub fn crashed_dump(&self, name: &str) {
+        let folder = self.dumps().join(name);
+        std::fs::create_dir_all(folder.join("data")).unwrap();
+        let now = chrono_like_now();
+        std::fs::write(
+            folder.join("decoy-dump.json"),
+            format!(
+                r#"{{"format":"decoy-dump","format_version":1,"name":"{name}","run_id":"0123456789abcdef","created_at":"{now}","tool":"decoy","host":"test","pid":1}}"#
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            folder.join("lease.json"),
+            r#"{"run_id":"0123456789abcdef","renewed_at":"2000-01-01T00:00:00Z","expires_at":"2000-01-01T00:02:00Z"}"#,
+        )
+        .unwrap();
+    }
+
     pub fn list(&self) -> Vec<serde_json::Value> {
         serde_json::from_str(&self.ok(&["dump", "list", "--json"])).unwrap()
     }
+}
+
+/// The current UTC time as RFC 3339, without a date crate.
+pub fn chrono_like_now() -> String {
+    let out = Command::new("date")
+        .args(["-u", "+%Y-%m-%dT%H:%M:%S.%NZ"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
