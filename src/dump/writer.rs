@@ -168,9 +168,12 @@ impl DumpWriter {
 }
 
 impl Drop for DumpWriter {
+    /// A run that did not commit gives its lease up, so that if its partial dump cannot be removed
+    /// (the store is unreachable) the next `dump delete --incomplete` may remove it at once.
     fn drop(&mut self) {
         if let Some(lease) = self.lease.take() {
             lease.stop();
+            let _ = write_lease(self.store.as_ref(), &self.name, &self.marker.run_id, Duration::ZERO);
         }
     }
 }
@@ -270,8 +273,11 @@ pub fn abandon(store: &dyn Datastore, name: &str, run_id: &str) -> anyhow::Resul
         .ok()
         .and_then(|bytes| Marker::parse(&bytes));
     match marker {
+        // Gone: the folder was deleted under the run (`--force`), which then recreated some of its
+        // own files; nobody else can hold a folder without a marker.
+        None => delete(store, name).map(|_| ()),
         Some(m) if m.run_id == run_id => delete(store, name).map(|_| ()),
-        _ => {
+        Some(_) => {
             tracing::warn!(dump = %name, "the partial dump is no longer this run's: left as it is");
             Ok(())
         }
