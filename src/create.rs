@@ -46,13 +46,7 @@ pub async fn run(config: &Config, name: Option<String>) -> anyhow::Result<Manife
     let store: Arc<dyn Datastore> = Arc::from(crate::datastore::open(&config.datastore)?);
     let name = name.unwrap_or_else(|| dump::new_dump_name(created_at));
     // Fail fast on a taken name, before the snapshot; the claim itself comes once the plan holds.
-    dump::validate_name(&name)?;
-    if dump::list(store.as_ref())?.iter().any(|d| d.name == name) {
-        bail!(crate::error::ConfigError::new(format!(
-            "a dump named `{name}` already exists in {}; choose another --name or delete it first",
-            store.describe()
-        )));
-    }
+    dump::ensure_free(store.as_ref(), &name)?;
 
     let (source, plan) = plan::snapshot_and_plan(config, &url).await?;
     let subset = Subset::choose(config, &plan, &source).await?;

@@ -67,13 +67,7 @@ pub async fn run(config: &Config, name: Option<String>, file: &Path) -> anyhow::
 
     let store: Arc<dyn Datastore> = Arc::from(crate::datastore::open(&config.datastore)?);
     let name = name.unwrap_or_else(|| dump::new_dump_name(created_at));
-    dump::validate_name(&name)?;
-    if dump::list(store.as_ref())?.iter().any(|d| d.name == name) {
-        bail!(ConfigError::new(format!(
-            "a dump named `{name}` already exists in {}; choose another --name or delete it first",
-            store.describe()
-        )));
-    }
+    dump::ensure_free(store.as_ref(), &name)?;
 
     // Pass 1: the schema. A file that is not a dump or is cut short fails here, before any write.
     let (schema, input) = {

@@ -76,8 +76,10 @@ fn folders_decoy_did_not_make_are_never_listed_written_or_deleted() {
         let err = ws.fails(&["dump", "delete", foreign], 2);
         assert!(err.contains(&format!("no dump named `{foreign}`")), "{err}");
     }
-    let err = ws.fails(&["dump", "create", "--name", "src"], 2);
-    assert!(err.contains("not a dump decoy made"), "{err}");
+    for taken in ["src", "README", "notes", "other"] {
+        let err = ws.fails(&["dump", "create", "--name", taken], 2);
+        assert!(err.contains("not a dump decoy made"), "{taken}: {err}");
+    }
     let err = ws.fails(&["dump", "delete", "--keep-last", "0"], 2);
     assert!(err.contains("keep-last"), "{err}");
     assert_eq!(tree(&root), before);

@@ -15,7 +15,7 @@ pub use manifest::{
 };
 pub use marker::{random_hex, CLAIM_PREFIX};
 pub use names::{chunk_key, new_dump_name, validate_name};
-pub use writer::{abandon, delete, DumpWriter};
+pub use writer::{abandon, delete, ensure_free, DumpWriter};
 
 /// The file whose presence makes a dump complete. Always written last.
 pub const MANIFEST: &str = "manifest.json";

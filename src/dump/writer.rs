@@ -34,32 +34,20 @@ impl DumpWriter {
         lease: Duration,
     ) -> anyhow::Result<DumpWriter> {
         let name = name.unwrap_or_else(|| super::new_dump_name(created_at));
-        super::validate_name(&name)?;
-        let known = super::catalog::list(store.as_ref())?;
-        if known.iter().any(|d| d.name == name) {
-            anyhow::bail!(ConfigError::new(format!(
-                "a dump named `{name}` already exists in {}; choose another --name or delete it first",
-                store.describe()
-            )));
-        }
+        ensure_free(store.as_ref(), &name)?;
         let marker = Marker::new(&name, created_at);
         let bytes = serde_json::to_vec_pretty(&marker)?;
         let claim = match store.claim_folder(&name, MARKER, &bytes) {
             Ok(claim) => claim,
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let now_known = super::catalog::list(store.as_ref())?;
-                if now_known.iter().any(|d| d.name == name) {
-                    anyhow::bail!(
-                        "another run claimed the dump name `{name}` in {} at the same moment; this run wrote nothing \
-                         (use a different --name, or leave it out for a unique default)",
-                        store.describe()
-                    );
-                }
-                anyhow::bail!(ConfigError::new(format!(
-                    "`{name}` already exists in {} and is not a dump decoy made: decoy never writes into it; choose \
-                     another --name or another datastore path",
+                // Free a moment ago: a run that started at the same time took it, or a folder
+                // appeared that decoy did not make.
+                ensure_free(store.as_ref(), &name)?;
+                anyhow::bail!(
+                    "another run claimed the dump name `{name}` in {} at the same moment; this run wrote nothing \
+                     (use a different --name, or leave it out for a unique default)",
                     store.describe()
-                )));
+                );
             }
             Err(e) => {
                 return Err(e).with_context(|| format!("cannot claim the dump name `{name}` in {}", store.describe()))
@@ -220,6 +208,43 @@ impl LeaseKeeper {
         let _ = self.stop.send(());
         let _ = self.thread.join();
     }
+}
+
+/// Checks that nothing is stored under `name` (one listing of that folder): a taken name is a
+/// usage error, whether a dump or someone else's folder holds it.
+pub fn ensure_free(store: &dyn Datastore, name: &str) -> anyhow::Result<()> {
+    super::validate_name(name)?;
+    let files = match store.list_files(name) {
+        Ok(files) => files,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        // A file of that name (local disk): someone else's.
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => vec![crate::datastore::StoredFile {
+            path: name.to_string(),
+            bytes: 0,
+            modified: None,
+        }],
+        Err(e) => return Err(e).with_context(|| format!("cannot look for `{name}` in {}", store.describe())),
+    };
+    if files.is_empty() {
+        return Ok(());
+    }
+    let has = |file: &str| files.iter().any(|f| f.path == file);
+    let is_dump = (has(MARKER)
+        && store
+            .read_all(&format!("{name}/{MARKER}"))
+            .is_ok_and(|bytes| Marker::parse(&bytes).is_some()))
+        || (has(MANIFEST) && Manifest::load(store, name).is_ok());
+    if is_dump {
+        anyhow::bail!(ConfigError::new(format!(
+            "a dump named `{name}` already exists in {}; choose another --name or delete it first",
+            store.describe()
+        )));
+    }
+    anyhow::bail!(ConfigError::new(format!(
+        "`{name}` already exists in {} and is not a dump decoy made: decoy never writes into it; choose another \
+         --name or another datastore path",
+        store.describe()
+    )))
 }
 
 fn write_lease(store: &dyn Datastore, name: &str, run_id: &str, length: Duration) -> std::io::Result<()> {
