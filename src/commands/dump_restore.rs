@@ -19,6 +19,8 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
         store.as_ref(),
         &crate::crypto::Keys::new(&config, args.identity.clone()),
     )?;
+    // Both --to and --output: nothing is written from a manifest that contradicts itself.
+    manifest.check_consistent()?;
     let started = Instant::now();
 
     if let Some(output) = args.output {

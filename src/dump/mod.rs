@@ -4,7 +4,7 @@ mod chunk;
 mod manifest;
 mod names;
 
-pub use chunk::{read_chunk, ChunkWriter, FRAME_BYTES};
+pub use chunk::{read_chunk, read_chunk_verified, ChunkWriter, FRAME_BYTES};
 pub use manifest::{
     ChunkManifest, ColumnManifest, FileManifest, Manifest, ReasonCount, SchemaManifest, SourceManifest, SubsetManifest,
     SubsetTableManifest, TableManifest, Totals, TransformedColumn, FORMAT_VERSION,
