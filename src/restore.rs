@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use crate::datastore::Datastore;
 use crate::dump::{self, ChunkManifest, Manifest, TableManifest};
 use crate::progress::Progress;
+use crate::restore_marker as marker;
 
 /// A PostgreSQL dump's schema scripts, each read and checked against its checksum before anything
 /// is written (to a target or to a script), with the clean script made safe to run over an earlier
@@ -51,10 +52,19 @@ pub async fn to_database(
 ) -> anyhow::Result<Restored> {
     let client = postgres::connect(url).await?;
     let scripts = Scripts::read(store.as_ref(), manifest)?;
+    match marker::postgres::read(&client).await? {
+        Some(found) if !clean => return Err(marker::refusal(url, &marker::postgres::found(), &found)),
+        Some(found) => marker::warn_if_other_dump(&found, &manifest.name),
+        None => {}
+    }
+    if !clean {
+        refuse_existing_tables(&client, manifest, url).await?;
+    }
+    // From here on the target changes: the marker goes first and comes off last.
+    marker::postgres::write(&client, &manifest.name).await?;
+    marker::set_marked(Some((&manifest.name, url)));
     if clean {
         postgres::run_script(&client, "dropping what the dump contains (--clean)", &scripts.clean).await?;
-    } else {
-        refuse_existing_tables(&client, manifest, url).await?;
     }
     postgres::run_script(&client, "creating the schema (schema/pre-data.sql)", &scripts.pre_data).await?;
     let phase = std::time::Instant::now();
@@ -127,6 +137,8 @@ pub async fn to_database(
         "indexes, constraints and foreign keys created"
     );
     postgres::set_sequences(&client, &manifest.schema.sequences).await?;
+    marker::postgres::remove(&client).await?;
+    marker::set_marked(None);
     Ok(Restored {
         tables: manifest.tables.len(),
         rows,

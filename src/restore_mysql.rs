@@ -16,6 +16,7 @@ use mysql_async::prelude::Queryable;
 use crate::datastore::Datastore;
 use crate::dump::{self, Manifest, TableManifest};
 use crate::restore::{chunk_stream, load_parts, Restored};
+use crate::restore_marker as marker;
 
 /// The dump's pre-data, post-data and clean scripts, each checked against its checksum before
 /// anything is written (to a target or to a script).
@@ -39,10 +40,19 @@ pub async fn to_database(
 ) -> anyhow::Result<Restored> {
     let mut conn = mysql::connect(url).await?;
     let (pre_data, post_data, clean_script) = read_scripts(store.as_ref(), manifest)?;
+    match marker::mysql::read(&mut conn, url.database()).await? {
+        Some(found) if !clean => return Err(marker::refusal(url, &marker::mysql::found(), &found)),
+        Some(found) => marker::warn_if_other_dump(&found, &manifest.name),
+        None => {}
+    }
+    if !clean {
+        refuse_existing_tables(&mut conn, manifest, url).await?;
+    }
+    // From here on the target changes: the marker goes first and comes off last.
+    marker::mysql::write(&mut conn, &manifest.name).await?;
+    marker::set_marked(Some((&manifest.name, url)));
     if clean {
         mysql::run_script(&mut conn, "dropping what the dump contains (--clean)", &clean_script).await?;
-    } else {
-        refuse_existing_tables(&mut conn, manifest, url).await?;
     }
     mysql::run_script(&mut conn, "creating the tables (schema/pre-data.sql)", &pre_data).await?;
     let phase = std::time::Instant::now();
@@ -73,6 +83,8 @@ pub async fn to_database(
         seconds = phase.elapsed().as_secs_f64(),
         "foreign keys created and checked"
     );
+    marker::mysql::remove(&mut conn).await?;
+    marker::set_marked(None);
     Ok(Restored {
         tables: manifest.tables.len(),
         rows,

@@ -41,7 +41,8 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
     let restored = crate::budget::within(config.dump.memory_limit, async {
         restore(store, &manifest, &url, args.clean, workers).await
     })
-    .await?;
+    .await
+    .map_err(crate::restore_marker::explain_failure)?;
     println!(
         "restored dump {} into {url}: {} tables, {} rows in {:.1}s",
         manifest.name,
