@@ -20,6 +20,7 @@ mod pii;
 mod plan;
 mod progress;
 mod restore;
+mod restore_guard;
 mod restore_marker;
 mod restore_mongo;
 mod restore_mysql;
