@@ -122,12 +122,19 @@ pub struct RestoreArgs {
     /// Drop what the dump contains before recreating it.
     #[arg(long)]
     pub clean: bool,
+    /// With --clean: restore even into the config's own source database (same host, port and
+    /// database), which is refused otherwise.
+    #[arg(long)]
+    pub force: bool,
     /// Tables loaded at once (default: dump.workers from the config).
     #[arg(long)]
     pub workers: Option<usize>,
     /// age identity file (AGE-SECRET-KEY-1... lines) for a dump encrypted to public keys.
     #[arg(long, env = "DECOY_IDENTITY")]
     pub identity: Option<PathBuf>,
+    /// Restore a dump that is not encrypted although the config has an `encryption:` section.
+    #[arg(long)]
+    pub allow_unencrypted: bool,
 }
 
 #[derive(Args)]
@@ -140,6 +147,9 @@ pub struct VerifyArgs {
     /// age identity file (AGE-SECRET-KEY-1... lines) for a dump encrypted to public keys.
     #[arg(long, env = "DECOY_IDENTITY")]
     pub identity: Option<PathBuf>,
+    /// Verify a dump that is not encrypted although the config has an `encryption:` section.
+    #[arg(long)]
+    pub allow_unencrypted: bool,
 }
 
 #[derive(Args)]

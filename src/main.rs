@@ -20,6 +20,8 @@ mod pii;
 mod plan;
 mod progress;
 mod restore;
+mod restore_guard;
+mod restore_marker;
 mod restore_mongo;
 mod restore_mysql;
 mod source;
@@ -50,7 +52,7 @@ fn main() {
     let result = runtime.block_on(async {
         tokio::select! {
             result = commands::run(cli.command) => result,
-            signal = shutdown_signal() => Err(anyhow::anyhow!("interrupted by {signal}; nothing was left that looks complete")),
+            signal = shutdown_signal() => Err(anyhow::anyhow!(restore_marker::interrupted_message(signal))),
         }
     });
     // Shutting down waits for the chunk-writer threads, which stop at their next batch; only then can

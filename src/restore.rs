@@ -14,6 +14,28 @@ use tokio::sync::mpsc;
 use crate::datastore::Datastore;
 use crate::dump::{self, ChunkManifest, Manifest, TableManifest};
 use crate::progress::Progress;
+use crate::restore_marker as marker;
+
+/// A PostgreSQL dump's schema scripts, each read and checked against its checksum before anything
+/// is written (to a target or to a script), with the clean script made safe to run over an earlier
+/// restore of the same dump.
+struct Scripts {
+    pre_data: String,
+    post_data: String,
+    clean: String,
+}
+
+impl Scripts {
+    fn read(store: &dyn Datastore, manifest: &Manifest) -> anyhow::Result<Scripts> {
+        let post_data = manifest.read_script(store, &manifest.schema.post_data)?;
+        let clean = manifest.read_script(store, &manifest.schema.clean)?;
+        Ok(Scripts {
+            pre_data: manifest.read_script(store, &manifest.schema.pre_data)?,
+            clean: postgres::clean_script(&clean, &post_data),
+            post_data,
+        })
+    }
+}
 
 /// What a restore did, for the final summary.
 pub struct Restored {
@@ -29,21 +51,28 @@ pub async fn to_database(
     workers: usize,
 ) -> anyhow::Result<Restored> {
     let client = postgres::connect(url).await?;
-    let pre_data = manifest.read_script(store.as_ref(), &manifest.schema.pre_data)?;
-    let post_data = manifest.read_script(store.as_ref(), &manifest.schema.post_data)?;
-    if clean {
-        let script = manifest.read_script(store.as_ref(), &manifest.schema.clean)?;
-        postgres::run_script(&client, "dropping what the dump contains (--clean)", &script).await?;
-    } else {
+    let scripts = Scripts::read(store.as_ref(), manifest)?;
+    match marker::postgres::read(&client).await? {
+        Some(found) if !clean => return Err(marker::refusal(url, &marker::postgres::found(), &found)),
+        Some(found) => marker::warn_if_other_dump(&found, &manifest.name),
+        None => {}
+    }
+    if !clean {
         refuse_existing_tables(&client, manifest, url).await?;
     }
-    postgres::run_script(&client, "creating the schema (schema/pre-data.sql)", &pre_data).await?;
+    // From here on the target changes: the marker goes first and comes off last.
+    marker::postgres::write(&client, &manifest.name).await?;
+    marker::set_marked(Some((&manifest.name, url)));
+    if clean {
+        postgres::run_script(&client, "dropping what the dump contains (--clean)", &scripts.clean).await?;
+    }
+    postgres::run_script(&client, "creating the schema (schema/pre-data.sql)", &scripts.pre_data).await?;
     let phase = std::time::Instant::now();
 
     // COPY from several connections into one table: a large table is no longer one stream. A
     // table's indexes and key constraints are built as soon as its rows are in, while the others
     // still load; loads and builds share `workers` permits, as pg_restore -j shares its jobs.
-    let post = postgres::PostData::new(url, &post_data, workers);
+    let post = postgres::PostData::new(url, &scripts.post_data, workers);
     let permits = tokio::sync::Semaphore::new(workers);
     // Load connections are kept from one part to the next (a failed load's is dropped).
     let idle = tokio::sync::Mutex::new(Vec::<tokio_postgres::Client>::new());
@@ -108,6 +137,8 @@ pub async fn to_database(
         "indexes, constraints and foreign keys created"
     );
     postgres::set_sequences(&client, &manifest.schema.sequences).await?;
+    marker::postgres::remove(&client).await?;
+    marker::set_marked(None);
     Ok(Restored {
         tables: manifest.tables.len(),
         rows,
@@ -308,7 +339,13 @@ pub fn chunks_stream(
 }
 
 /// Writes a plain SQL script that `psql -f` loads: schema, COPY blocks, constraints, sequences.
+/// Every schema script is checked before the first line is written, and every chunk before any of
+/// its rows is ([`dump::read_chunk_verified`]): `psql` runs what it reads as it reads it, so a row
+/// written before its chunk's checksum is known could be loaded even though the restore then
+/// fails. Should a chunk fail, the script ends with a statement that fails, so that `psql -v
+/// ON_ERROR_STOP=1` stops with an error too instead of ending as if the script were complete.
 pub fn to_script(store: &dyn Datastore, manifest: &Manifest, clean: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    let scripts = Scripts::read(store, manifest)?;
     writeln!(
         out,
         "-- decoy dump {} of database {} (PostgreSQL {}), created {}\n-- Load with: psql -v ON_ERROR_STOP=1 -f FILE\n",
@@ -318,9 +355,9 @@ pub fn to_script(store: &dyn Datastore, manifest: &Manifest, clean: bool, out: &
         manifest.created_at.to_rfc3339()
     )?;
     if clean {
-        out.write_all(manifest.read_script(store, &manifest.schema.clean)?.as_bytes())?;
+        out.write_all(scripts.clean.as_bytes())?;
     }
-    out.write_all(manifest.read_script(store, &manifest.schema.pre_data)?.as_bytes())?;
+    out.write_all(scripts.pre_data.as_bytes())?;
     for table in manifest.tables.iter().filter(|t| !t.chunks.is_empty()) {
         let columns: Vec<String> = table.copied_columns.iter().map(|c| quote_ident(c)).collect();
         writeln!(
@@ -330,18 +367,29 @@ pub fn to_script(store: &dyn Datastore, manifest: &Manifest, clean: bool, out: &
             columns.join(", ")
         )?;
         for chunk in &table.chunks {
-            dump::read_chunk(
+            let verified = dump::read_chunk_verified(
                 store,
                 &manifest.name,
                 chunk,
                 manifest.opener(),
                 &mut |bytes: &[u8]| Ok(out.write_all(bytes)?),
-            )?;
+            );
+            if let Err(e) = verified {
+                // Chunks end at row boundaries, so the COPY can be closed here.
+                let _ = write!(
+                    out,
+                    "\\.\n\n\\set ON_ERROR_STOP on\nDO $$ BEGIN RAISE EXCEPTION 'decoy: this script is incomplete: \
+                     chunk {} failed verification (see decoy''s error)'; END $$;\n",
+                    chunk.path.replace('\'', "''").replace('$', "")
+                );
+                let _ = out.flush();
+                return Err(e);
+            }
         }
         writeln!(out, "\\.")?;
     }
     out.write_all(b"\n")?;
-    out.write_all(manifest.read_script(store, &manifest.schema.post_data)?.as_bytes())?;
+    out.write_all(scripts.post_data.as_bytes())?;
     for seq in &manifest.schema.sequences {
         let name = quote_qualified(&connectors::QualifiedName::new(&seq.schema, &seq.name));
         let name = name.replace('\'', "''");

@@ -12,6 +12,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use crate::datastore::Datastore;
 use crate::dump::{ChunkManifest, Manifest, TableManifest};
 use crate::restore::{chunks_stream, load_parts, Restored};
+use crate::restore_marker as marker;
 
 pub async fn to_database(
     store: Arc<dyn Datastore>,
@@ -25,17 +26,26 @@ pub async fn to_database(
     let specs = collection_specs(store.as_ref(), manifest)?;
     let names: Vec<String> = manifest.tables.iter().map(|t| t.name.clone()).collect();
 
+    match marker::mongo::read(&db).await? {
+        Some(found) if !clean => return Err(marker::refusal(url, &marker::mongo::found(), &found)),
+        Some(found) => marker::warn_if_other_dump(&found, &manifest.name),
+        None => {}
+    }
     let existing = write::existing(&db, &names).await?;
-    if clean {
-        for name in &names {
-            write::drop_collection(&db, name).await?;
-        }
-    } else if !existing.is_empty() {
+    if !clean && !existing.is_empty() {
         bail!(crate::error::ConfigError::new(format!(
             "{url} already has collections of this dump ({}); restore into an empty database, or pass --clean to drop \
              and recreate them",
             existing.join(", ")
         )));
+    }
+    // From here on the target changes: the marker goes first and comes off last.
+    marker::mongo::write(&db, &manifest.name).await?;
+    marker::set_marked(Some((&manifest.name, url)));
+    if clean {
+        for name in &names {
+            write::drop_collection(&db, name).await?;
+        }
     }
     for spec in &specs {
         write::create_collection(&db, spec).await?;
@@ -60,6 +70,8 @@ pub async fn to_database(
         .await
         .context("building the indexes (schema/indexes.json) failed")?;
     tracing::info!(seconds = phase.elapsed().as_secs_f64(), "indexes built");
+    marker::mongo::remove(&db).await?;
+    marker::set_marked(None);
     Ok(Restored {
         tables: manifest.tables.len(),
         rows,

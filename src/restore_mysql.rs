@@ -16,6 +16,17 @@ use mysql_async::prelude::Queryable;
 use crate::datastore::Datastore;
 use crate::dump::{self, Manifest, TableManifest};
 use crate::restore::{chunk_stream, load_parts, Restored};
+use crate::restore_marker as marker;
+
+/// The dump's pre-data, post-data and clean scripts, each checked against its checksum before
+/// anything is written (to a target or to a script).
+fn read_scripts(store: &dyn Datastore, manifest: &Manifest) -> anyhow::Result<(String, String, String)> {
+    Ok((
+        manifest.read_script(store, &manifest.schema.pre_data)?,
+        manifest.read_script(store, &manifest.schema.post_data)?,
+        manifest.read_script(store, &manifest.schema.clean)?,
+    ))
+}
 
 /// Bytes of VALUES per INSERT statement in a script: well under the default max_allowed_packet.
 const INSERT_BYTES: usize = 1 << 20;
@@ -28,13 +39,20 @@ pub async fn to_database(
     workers: usize,
 ) -> anyhow::Result<Restored> {
     let mut conn = mysql::connect(url).await?;
-    let pre_data = manifest.read_script(store.as_ref(), &manifest.schema.pre_data)?;
-    let post_data = manifest.read_script(store.as_ref(), &manifest.schema.post_data)?;
-    if clean {
-        let script = manifest.read_script(store.as_ref(), &manifest.schema.clean)?;
-        mysql::run_script(&mut conn, "dropping what the dump contains (--clean)", &script).await?;
-    } else {
+    let (pre_data, post_data, clean_script) = read_scripts(store.as_ref(), manifest)?;
+    match marker::mysql::read(&mut conn, url.database()).await? {
+        Some(found) if !clean => return Err(marker::refusal(url, &marker::mysql::found(), &found)),
+        Some(found) => marker::warn_if_other_dump(&found, &manifest.name),
+        None => {}
+    }
+    if !clean {
         refuse_existing_tables(&mut conn, manifest, url).await?;
+    }
+    // From here on the target changes: the marker goes first and comes off last.
+    marker::mysql::write(&mut conn, &manifest.name).await?;
+    marker::set_marked(Some((&manifest.name, url)));
+    if clean {
+        mysql::run_script(&mut conn, "dropping what the dump contains (--clean)", &clean_script).await?;
     }
     mysql::run_script(&mut conn, "creating the tables (schema/pre-data.sql)", &pre_data).await?;
     let phase = std::time::Instant::now();
@@ -65,6 +83,8 @@ pub async fn to_database(
         seconds = phase.elapsed().as_secs_f64(),
         "foreign keys created and checked"
     );
+    marker::mysql::remove(&mut conn).await?;
+    marker::set_marked(None);
     Ok(Restored {
         tables: manifest.tables.len(),
         rows,
@@ -169,8 +189,12 @@ async fn load_table(
     Ok(rows)
 }
 
-/// Writes a SQL script for the `mysql` client: tables, multi-row INSERTs, then foreign keys.
+/// Writes a SQL script for the `mysql` client: tables, multi-row INSERTs, then foreign keys. As
+/// for PostgreSQL (see [`crate::restore::to_script`]), the schema scripts are checked before the
+/// first line is written and each chunk before any of its rows; should a chunk fail, the script
+/// ends with a statement that fails, which stops the `mysql` client with an error.
 pub fn to_script(store: &dyn Datastore, manifest: &Manifest, clean: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    let (pre_data, post_data, clean_script) = read_scripts(store, manifest)?;
     writeln!(
         out,
         "-- decoy dump {} of database {} (MySQL/MariaDB {}), created {}\n-- Load with: mysql DATABASE < FILE\n\
@@ -183,9 +207,9 @@ pub fn to_script(store: &dyn Datastore, manifest: &Manifest, clean: bool, out: &
         manifest.created_at.to_rfc3339()
     )?;
     if clean {
-        out.write_all(manifest.read_script(store, &manifest.schema.clean)?.as_bytes())?;
+        out.write_all(clean_script.as_bytes())?;
     }
-    out.write_all(manifest.read_script(store, &manifest.schema.pre_data)?.as_bytes())?;
+    out.write_all(pre_data.as_bytes())?;
     for table in manifest.tables.iter().filter(|t| !t.chunks.is_empty()) {
         let codecs = codecs(table);
         let columns: Vec<String> = codecs.iter().map(|(c, _)| mysql::quote_ident(c)).collect();
@@ -211,7 +235,7 @@ pub fn to_script(store: &dyn Datastore, manifest: &Manifest, clean: bool, out: &
                 Ok(())
             };
         for chunk in &table.chunks {
-            dump::read_chunk(
+            let verified = dump::read_chunk_verified(
                 store,
                 &manifest.name,
                 chunk,
@@ -227,7 +251,16 @@ pub fn to_script(store: &dyn Datastore, manifest: &Manifest, clean: bool, out: &
                     carry.drain(..=end);
                     Ok(())
                 },
-            )?;
+            );
+            if let Err(e) = verified {
+                let _ = write!(
+                    out,
+                    "\nSIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'decoy: this script is incomplete: a chunk failed \
+                     verification (see decoy''s error)';\n"
+                );
+                let _ = out.flush();
+                return Err(e);
+            }
         }
         if !carry.is_empty() {
             bail!("the chunks of table {} end in the middle of a row", table.name);
@@ -238,7 +271,7 @@ pub fn to_script(store: &dyn Datastore, manifest: &Manifest, clean: bool, out: &
         }
     }
     out.write_all(b"\nSET FOREIGN_KEY_CHECKS = 1;\n")?;
-    out.write_all(manifest.read_script(store, &manifest.schema.post_data)?.as_bytes())?;
+    out.write_all(post_data.as_bytes())?;
     out.flush()?;
     Ok(())
 }

@@ -2,28 +2,40 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 
 use crate::cli::RestoreArgs;
 use crate::config::Config;
 use crate::datastore::Datastore;
 use crate::dump::{self, Manifest};
+use crate::error::ConfigError;
 use crate::source::SourceUrl;
 
 pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
     let config = Config::load_for_dumps(&args.config.config)?;
+    if args.workers == Some(0) {
+        bail!(ConfigError::new(
+            "--workers must be at least 1 (the tables loaded at once)"
+        ));
+    }
+    if let (Some(to), true) = (&args.to, args.clean) {
+        crate::restore_guard::refuse_source_as_target(&config, to, args.force)?;
+    }
     let store: Arc<dyn Datastore> = Arc::from(crate::datastore::open(&config.datastore)?);
     let name = dump::resolve(store.as_ref(), &args.name)?;
     let mut manifest = Manifest::load(store.as_ref(), &name)?;
+    crate::restore_guard::refuse_unencrypted(&config, &manifest, args.allow_unencrypted)?;
     manifest.unlock(
         store.as_ref(),
         &crate::crypto::Keys::new(&config, args.identity.clone()),
     )?;
+    // Both --to and --output: nothing is written from a manifest that contradicts itself.
+    manifest.check_consistent()?;
     let started = Instant::now();
 
     if let Some(output) = args.output {
         if manifest.source.engine == "mongodb" {
-            anyhow::bail!(crate::error::ConfigError::new(format!(
+            bail!(ConfigError::new(format!(
                 "--output writes a SQL script; dump {} holds MongoDB documents: restore it with --to mongodb://..., or \
                  read its chunks with mongorestore (see the README)",
                 manifest.name
@@ -39,7 +51,8 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
     let restored = crate::budget::within(config.dump.memory_limit, async {
         restore(store, &manifest, &url, args.clean, workers).await
     })
-    .await?;
+    .await
+    .map_err(crate::restore_marker::explain_failure)?;
     println!(
         "restored dump {} into {url}: {} tables, {} rows in {:.1}s",
         manifest.name,
@@ -68,7 +81,7 @@ async fn restore(
         (SourceUrl::Mongo(url), "mongodb") => {
             crate::restore_mongo::to_database(store, manifest, url, clean, workers).await?
         }
-        (_, engine) => anyhow::bail!(crate::error::ConfigError::new(format!(
+        (_, engine) => bail!(ConfigError::new(format!(
             "--to: dump {} was made from a {} database and restores into the same engine; give a {} URL",
             manifest.name,
             engine_label(engine),

@@ -11,6 +11,7 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<()> {
     let store: Arc<dyn Datastore> = Arc::from(crate::datastore::open(&config.datastore)?);
     let name = dump::resolve(store.as_ref(), &args.name)?;
     let mut manifest = Manifest::load(store.as_ref(), &name)?;
+    crate::restore_guard::refuse_unencrypted(&config, &manifest, args.allow_unencrypted)?;
     manifest.unlock(store.as_ref(), &crate::crypto::Keys::new(&config, args.identity))?;
     let (problems, chunks, rows) = tokio::task::spawn_blocking(move || verify(store.as_ref(), &manifest)).await?;
     if problems.is_empty() {

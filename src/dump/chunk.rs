@@ -269,6 +269,39 @@ pub fn read_chunk(
     Ok(())
 }
 
+/// Decompressed rows a verified read keeps in memory before it spills them to a temporary file.
+const SPOOL_MEMORY: usize = 8 << 20;
+
+/// [`read_chunk`] for writers that cannot take bytes back (a script on stdout, which `psql` runs as
+/// it reads): `sink` sees none of the chunk's rows until all of it has passed its size, checksum and
+/// row-count checks. The rows are spooled while the chunk is read: in memory up to 8 MiB, then in
+/// an unnamed temporary file (`$TMPDIR`), so memory stays bounded whatever `dump.chunk_size` is, and
+/// the disk holds at most one chunk's rows. Spooling rather than reading the chunk twice (verify,
+/// then stream) costs one download and one decompression, not two: the second read of a spooled
+/// chunk comes back from the page cache.
+pub fn read_chunk_verified(
+    store: &dyn Datastore,
+    dump: &str,
+    chunk: &ChunkManifest,
+    opener: Option<&Opener>,
+    sink: &mut dyn ChunkSink,
+) -> anyhow::Result<()> {
+    let mut spool = tempfile::SpooledTempFile::new(SPOOL_MEMORY);
+    let spooling = |e: io::Error| anyhow::anyhow!("cannot spool chunk {dump}/{} to a temporary file: {e}", chunk.path);
+    read_chunk(store, dump, chunk, opener, &mut |bytes: &[u8]| {
+        spool.write_all(bytes).map_err(spooling)
+    })?;
+    io::Seek::rewind(&mut spool).map_err(spooling)?;
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = spool.read(&mut buf).map_err(spooling)?;
+        if n == 0 {
+            return Ok(());
+        }
+        sink.data(&buf[..n])?;
+    }
+}
+
 /// Counts the BSON documents in a byte stream cut anywhere: each starts with its own length.
 #[derive(Default)]
 struct DocumentCounter {
@@ -363,6 +396,31 @@ mod tests {
             let total: u64 = bytes.chunks(cut).map(|piece| counter.feed(piece)).sum();
             assert_eq!(total, 3, "cut every {cut} bytes");
         }
+    }
+
+    #[test]
+    fn a_verified_read_passes_nothing_on_from_a_chunk_that_fails_its_checks() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalDatastore::open(dir.path()).unwrap();
+        let chunk = write_chunk(&store);
+        let mut out = Vec::new();
+        read_chunk_verified(&store, "d", &chunk, None, &mut |b: &[u8]| {
+            out.extend_from_slice(b);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(out, b"1\tone\n2\ttwo\n3\t\\N\n");
+        // Another valid zstd file with one byte of the rows changed: only the checksum tells.
+        let path = dir.path().join("d/data/t/000000.copy.zst");
+        std::fs::write(&path, zstd::encode_all(&b"1\tonE\n2\ttwo\n3\t\\N\n"[..], 3).unwrap()).unwrap();
+        let mut seen = 0;
+        let err = read_chunk_verified(&store, "d", &chunk, None, &mut |b: &[u8]| {
+            seen += b.len();
+            Ok(())
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("corrupted"), "{err}");
+        assert_eq!(seen, 0, "no byte of the changed chunk was passed on");
     }
 
     #[test]

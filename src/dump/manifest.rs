@@ -200,6 +200,47 @@ impl Manifest {
         Ok(())
     }
 
+    /// The manifest agrees with itself: each table's rows and bytes are its chunks' sums, and the
+    /// totals are the tables'. Every restore checks this before it writes anything, so a manifest
+    /// edited by hand is refused by `--output` as by `--to`, rather than found out by `--to` only
+    /// once a table is loaded. (An encrypted dump's manifest is also checked against its sealed
+    /// copy by [`Manifest::unlock`].)
+    pub fn check_consistent(&self) -> anyhow::Result<()> {
+        let mut problems = Vec::new();
+        for table in &self.tables {
+            let rows: u64 = table.chunks.iter().map(|c| c.rows).sum();
+            let raw: u64 = table.chunks.iter().map(|c| c.raw_bytes).sum();
+            let stored: u64 = table.chunks.iter().map(|c| c.stored_bytes).sum();
+            if (rows, raw, stored) != (table.rows, table.raw_bytes, table.stored_bytes) {
+                problems.push(format!(
+                    "table {}.{} lists {} rows ({} bytes, {} stored) but its chunks hold {rows} ({raw} bytes, {stored} \
+                     stored)",
+                    table.schema, table.name, table.rows, table.raw_bytes, table.stored_bytes
+                ));
+            }
+        }
+        let rows: u64 = self.tables.iter().map(|t| t.rows).sum();
+        let chunks: usize = self.tables.iter().map(|t| t.chunks.len()).sum();
+        if (self.totals.tables, self.totals.rows, self.totals.chunks) != (self.tables.len(), rows, chunks) {
+            problems.push(format!(
+                "its totals say {} tables, {} rows, {} chunks where its tables hold {}, {rows}, {chunks}",
+                self.totals.tables,
+                self.totals.rows,
+                self.totals.chunks,
+                self.tables.len()
+            ));
+        }
+        if !problems.is_empty() {
+            anyhow::bail!(
+                "the manifest of dump `{}` contradicts itself ({}): it was edited or damaged after the dump was \
+                 written, so nothing was restored; do not trust this dump",
+                self.name,
+                problems.join("; ")
+            );
+        }
+        Ok(())
+    }
+
     /// The decrypter of an unlocked, encrypted dump.
     pub fn opener(&self) -> Option<&crate::crypto::Opener> {
         self.opener.as_deref()

@@ -8,7 +8,7 @@ mod names;
 mod writer;
 
 pub use catalog::{list, resolve, unknown_dump, Status};
-pub use chunk::{read_chunk, ChunkWriter, FRAME_BYTES};
+pub use chunk::{read_chunk, read_chunk_verified, ChunkWriter, FRAME_BYTES};
 pub use manifest::{
     ChunkManifest, ColumnManifest, FileManifest, Manifest, ReasonCount, SchemaManifest, SourceManifest, SubsetManifest,
     SubsetTableManifest, TableManifest, Totals, TransformedColumn, FORMAT_VERSION,

@@ -15,6 +15,14 @@ pub fn server() -> String {
     std::env::var("DECOY_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
 
+/// The decoy binary under test: the one cargo built, or `DECOY_TEST_BIN` (to run the tests against
+/// another build, such as one from before a fix).
+pub fn decoy_bin() -> PathBuf {
+    std::env::var_os("DECOY_TEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_decoy")))
+}
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -159,7 +167,7 @@ impl Workspace {
     }
 
     pub fn decoy(&self, args: &[&str]) -> Output {
-        let out = Command::new(env!("CARGO_BIN_EXE_decoy"))
+        let out = Command::new(decoy_bin())
             .args(args)
             .current_dir(self.path())
             .env_remove("DECOY_SALT")
@@ -211,7 +219,7 @@ impl Workspace {
     /// Starts `decoy dump create --name NAME` in the background and returns once at least `chunks`
     /// chunks of `table_folder` are stored, with the run still going (for kill and signal tests).
     pub fn start_dump(&self, name: &str, table_folder: &str, chunks: usize) -> std::process::Child {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_decoy"))
+        let mut child = Command::new(decoy_bin())
             .args(["dump", "create", "--name", name, "-c"])
             .arg(self.path().join("decoy.yaml"))
             .stderr(std::process::Stdio::piped())

@@ -15,6 +15,6 @@ pub use connect::{connect, quote_ident, quote_qualified, PgUrl};
 pub use introspect::{column_kind, introspect};
 pub use key_scan::{KeyExpr, KeyQuery};
 pub use pg_dump::{dump_schema, SchemaFilter, SchemaScripts};
-pub use post_data::PostData;
+pub use post_data::{clean_script, PostData};
 pub use restore::{copy_in, run_script, set_sequences};
 pub use snapshot::{Sequence, Snapshot, SnapshotWorker};

@@ -3,8 +3,10 @@
 //! pg_dump's plain output marks every object with a `-- Name: ...; Type: ...;` header. Index builds
 //! and primary-key/unique constraints touch one table each, so they run in parallel. Foreign keys
 //! come next, also in parallel, but never two at once that share a table: adding one locks both its
-//! tables, and two that overlap could deadlock. Partition index attachments, triggers and
-//! everything else run last in dump order.
+//! tables, and two that overlap could deadlock. Partition index attachments come before the foreign
+//! keys (a key that references a partitioned table needs its parent index complete, which it is
+//! only once every partition's index is attached); triggers and everything else run last in dump
+//! order.
 
 use super::connect::{connect, PgUrl};
 use super::restore::run_script;
@@ -70,6 +72,8 @@ pub struct PostData {
     ready: std::sync::Mutex<std::collections::HashSet<String>>,
     /// Tables a foreign key is being added to now (two that share a table could deadlock).
     busy: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// `ALTER INDEX ... ATTACH PARTITION`, in dump order.
+    attach: Vec<Entry>,
     rest: Vec<Entry>,
     /// Prepared connections not in use.
     idle: tokio::sync::Mutex<Vec<tokio_postgres::Client>>,
@@ -80,9 +84,11 @@ impl PostData {
     pub fn new(url: &PgUrl, script: &str, workers: usize) -> PostData {
         let (preamble, entries) = split(script);
         let mut by_table: std::collections::HashMap<String, Vec<Entry>> = Default::default();
-        let (mut unplaced, mut foreign_keys, mut rest) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut unplaced, mut foreign_keys, mut attach, mut rest) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for entry in entries {
-            if parallel_safe(&entry.kind) {
+            if entry.kind == "INDEX ATTACH" {
+                attach.push(entry);
+            } else if parallel_safe(&entry.kind) {
                 match built_on(&entry) {
                     Some(table) => by_table.entry(table).or_default().push(entry),
                     None => unplaced.push(entry),
@@ -107,6 +113,7 @@ impl PostData {
             foreign_keys: std::sync::Mutex::new(foreign_keys),
             ready: Default::default(),
             busy: Default::default(),
+            attach,
             rest,
             idle: tokio::sync::Mutex::new(Vec::new()),
         }
@@ -175,8 +182,8 @@ impl PostData {
     }
 
     /// Builds what is left once every table is loaded: the indexes of tables without rows (and
-    /// any whose table was not recognised), all at once; then foreign keys at once when they
-    /// share no table; then everything else in dump order.
+    /// any whose table was not recognised), all at once; then the partition index attachments;
+    /// then foreign keys at once when they share no table; then everything else in dump order.
     pub async fn finish(self) -> Result<(), ConnectorError> {
         let mut indexes: Vec<(Entry, Vec<String>)> =
             std::mem::take(&mut *self.by_table.lock().expect("post-data lock"))
@@ -193,12 +200,65 @@ impl PostData {
             clients.push(self.client().await?);
         }
         run_without_shared_tables(&clients, indexes).await?;
+        // A partitioned table's primary key is valid, and can be referenced, only once every
+        // partition's index is attached to it.
+        for entry in &self.attach {
+            run_entry(&clients[0], entry).await?;
+        }
         run_without_shared_tables(&clients, foreign_keys).await?;
         for entry in &self.rest {
             run_entry(&clients[0], entry).await?;
         }
         Ok(())
     }
+}
+
+/// pg_dump's `--clean --if-exists` drops as a restore runs them, over a database that may hold an
+/// earlier restore of the same dump: without the drops of indexes and of key constraints other
+/// than foreign keys, which `DROP TABLE` removes with their table anyway. Those drops fail once a
+/// partitioned table has been restored (a partition's primary key or index is attached to its
+/// parent's: `cannot drop inherited constraint`), and gain nothing elsewhere. Foreign-key drops
+/// stay: a table another one references cannot be dropped before them. `post_data` (the same
+/// dump's) tells foreign keys from other constraints.
+pub fn clean_script(clean: &str, post_data: &str) -> String {
+    let (_, entries) = split(post_data);
+    let foreign_keys: std::collections::HashSet<(String, String)> = entries
+        .iter()
+        .filter(|e| e.kind == "FK CONSTRAINT")
+        .filter_map(|e| fk_constraint(&e.sql))
+        .collect();
+    clean
+        .lines()
+        .filter(|line| {
+            if line.starts_with("DROP INDEX IF EXISTS ") {
+                return false;
+            }
+            match dropped_constraint(line) {
+                Some(constraint) => foreign_keys.contains(&constraint),
+                None => true,
+            }
+        })
+        .map(|line| format!("{line}\n"))
+        .collect()
+}
+
+/// (table, constraint) as written in `ALTER TABLE [ONLY] t\n    ADD CONSTRAINT c FOREIGN KEY ...`.
+fn fk_constraint(sql: &str) -> Option<(String, String)> {
+    let rest = &sql[sql.find("ALTER TABLE ")? + "ALTER TABLE ".len()..];
+    let rest = rest.strip_prefix("ONLY ").unwrap_or(rest);
+    let table = qualified_name(rest)?;
+    let name = qualified_name(&sql[sql.find("ADD CONSTRAINT ")? + "ADD CONSTRAINT ".len()..])?;
+    Some((table, name))
+}
+
+/// (table, constraint) as written in `ALTER TABLE IF EXISTS [ONLY] t DROP CONSTRAINT IF EXISTS c;`.
+fn dropped_constraint(line: &str) -> Option<(String, String)> {
+    let rest = line.strip_prefix("ALTER TABLE IF EXISTS ")?;
+    let rest = rest.strip_prefix("ONLY ").unwrap_or(rest);
+    let table = qualified_name(rest)?;
+    let name = rest[table.len()..].strip_prefix(" DROP CONSTRAINT IF EXISTS ")?;
+    let name = name.strip_suffix(';').unwrap_or(name);
+    Some((table, name.to_string()))
 }
 
 /// The table an index build or key constraint is on, as `schema.table` without quotes:
@@ -361,6 +421,32 @@ mod tests {
             on("CREATE INDEX i ON t USING btree (a);"),
             None,
             "unqualified: left for the end"
+        );
+    }
+
+    #[test]
+    fn clean_keeps_foreign_key_drops_and_leaves_the_rest_to_drop_table() {
+        let post = "SET a = 1;\n\n--\n-- Name: p p_pkey; Type: CONSTRAINT; Schema: public; Owner: -\n--\n\n\
+                    ALTER TABLE ONLY public.p\n    ADD CONSTRAINT p_pkey PRIMARY KEY (id, d);\n\n\
+                    --\n-- Name: r \"R fk\"; Type: FK CONSTRAINT; Schema: public; Owner: -\n--\n\n\
+                    ALTER TABLE ONLY \"S\".r\n    ADD CONSTRAINT \"R fk\" FOREIGN KEY (p, d) REFERENCES public.p(id, d);\n\n\
+                    --\n-- Name: p p_c_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -\n--\n\n\
+                    ALTER TABLE public.p\n    ADD CONSTRAINT p_c_fkey FOREIGN KEY (c) REFERENCES public.c(id);\n";
+        let clean = "SET a = 1;\n\
+                     ALTER TABLE IF EXISTS ONLY \"S\".r DROP CONSTRAINT IF EXISTS \"R fk\";\n\
+                     ALTER TABLE IF EXISTS public.p DROP CONSTRAINT IF EXISTS p_c_fkey;\n\
+                     ALTER TABLE IF EXISTS ONLY public.p_2024 DROP CONSTRAINT IF EXISTS p_2024_pkey;\n\
+                     ALTER TABLE IF EXISTS ONLY public.p DROP CONSTRAINT IF EXISTS p_pkey;\n\
+                     DROP INDEX IF EXISTS public.p_2024_c_idx;\n\
+                     DROP TABLE IF EXISTS public.p_2024;\n\
+                     DROP TABLE IF EXISTS public.p;\n";
+        assert_eq!(
+            clean_script(clean, post),
+            "SET a = 1;\n\
+             ALTER TABLE IF EXISTS ONLY \"S\".r DROP CONSTRAINT IF EXISTS \"R fk\";\n\
+             ALTER TABLE IF EXISTS public.p DROP CONSTRAINT IF EXISTS p_c_fkey;\n\
+             DROP TABLE IF EXISTS public.p_2024;\n\
+             DROP TABLE IF EXISTS public.p;\n"
         );
     }
 
