@@ -287,5 +287,6 @@ fn a_copied_dump_is_read_from_where_it_is() {
     std::fs::write(&chunk, bytes).unwrap();
     let err = ws.fails(&["dump", "verify", "copy"], 1);
     assert!(err.contains("copy/data/public.people/000000.copy.zst"), "{err}");
+    assert!(err.contains("was written as `orig`"), "{err}");
     ws.ok(&["dump", "verify", "orig"]);
 }

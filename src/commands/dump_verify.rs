@@ -13,6 +13,10 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<()> {
     let mut manifest = Manifest::load(store.as_ref(), &name)?;
     crate::restore_guard::refuse_unencrypted(&config, &manifest, args.allow_unencrypted)?;
     manifest.unlock(store.as_ref(), &crate::crypto::Keys::new(&config, args.identity))?;
+    if let Some(original) = &manifest.written_as {
+        // Its files are read from this folder, not the original's (see Manifest::load).
+        tracing::warn!(dump = %name, "dump {name} was written as `{original}` and has since been copied or renamed");
+    }
     let (problems, chunks, rows) = tokio::task::spawn_blocking(move || verify(store.as_ref(), &manifest)).await?;
     if problems.is_empty() {
         println!("dump {name} is intact: {chunks} chunks, {rows} rows, schema scripts checked");
