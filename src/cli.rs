@@ -161,7 +161,7 @@ pub struct DeleteArgs {
     pub names: Vec<String>,
     /// Keep the N newest complete dumps (by creation time; at least 1) and delete the older
     /// complete ones.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", value_parser = parse_keep_last)]
     pub keep_last: Option<u64>,
     /// Delete complete dumps created longer ago than this (`12h`, `7d`, `2w`).
     #[arg(long, value_name = "AGE", value_parser = crate::units::parse_age)]
@@ -203,4 +203,13 @@ pub struct ValidateArgs {
     /// Only tables matching this `schema.table` glob (`table` means `public.table`).
     #[arg(long)]
     pub table: Option<String>,
+}
+
+/// `--keep-last 0` would delete every dump: refused, as the Helm chart's values schema does.
+fn parse_keep_last(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(0) => Err("0 would delete every dump; keep at least 1 (use `dump delete NAME` to delete them all)".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{text}` is not a number of dumps")),
+    }
 }
