@@ -4,6 +4,7 @@ use std::time::SystemTime;
 use crate::cli::DeleteArgs;
 use crate::config::Config;
 use crate::dump::{self, Manifest};
+use crate::output::outln;
 
 pub fn run(args: DeleteArgs) -> anyhow::Result<()> {
     let config = Config::load_for_dumps(&args.config.config)?;
@@ -47,17 +48,17 @@ pub fn run(args: DeleteArgs) -> anyhow::Result<()> {
     }
 
     if doomed.is_empty() {
-        println!("nothing to delete");
+        outln!("nothing to delete")?;
         return Ok(());
     }
     for name in &doomed {
         if args.dry_run {
-            println!("would delete {name}");
+            outln!("would delete {name}")?;
         } else {
             store
                 .delete_dump(name)
                 .map_err(|e| anyhow::anyhow!("deleting dump {name} failed: {e}"))?;
-            println!("deleted {name}");
+            outln!("deleted {name}")?;
         }
     }
     Ok(())

@@ -4,6 +4,7 @@ use serde::Serialize;
 use crate::cli::ListArgs;
 use crate::config::Config;
 use crate::dump::Manifest;
+use crate::output::outln;
 use crate::units::format_bytes;
 
 #[derive(Serialize)]
@@ -61,20 +62,25 @@ pub fn run(args: ListArgs) -> anyhow::Result<()> {
     // Names sort by creation time; newest first.
     rows.sort_by(|a, b| b.name.cmp(&a.name));
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        outln!("{}", serde_json::to_string_pretty(&rows)?)?;
         return Ok(());
     }
     if rows.is_empty() {
-        println!("no dumps in {}", store.describe());
+        outln!("no dumps in {}", store.describe())?;
         return Ok(());
     }
-    println!(
+    outln!(
         "{:<24} {:<20} {:<28} {:>6} {:>12} {:>10}  STATUS",
-        "NAME", "CREATED", "SOURCE", "TABLES", "ROWS", "SIZE"
-    );
+        "NAME",
+        "CREATED",
+        "SOURCE",
+        "TABLES",
+        "ROWS",
+        "SIZE"
+    )?;
     let dash = || "-".to_string();
     for row in rows {
-        println!(
+        outln!(
             "{:<24} {:<20} {:<28} {:>6} {:>12} {:>10}  {}",
             row.name,
             row.created_at
@@ -85,7 +91,7 @@ pub fn run(args: ListArgs) -> anyhow::Result<()> {
             row.rows.map(|r| r.to_string()).unwrap_or_else(dash),
             format_bytes(row.bytes),
             row.status
-        );
+        )?;
     }
     Ok(())
 }

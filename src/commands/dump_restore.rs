@@ -8,6 +8,7 @@ use crate::cli::RestoreArgs;
 use crate::config::Config;
 use crate::datastore::Datastore;
 use crate::dump::{self, Manifest};
+use crate::output::outln;
 use crate::source::SourceUrl;
 
 pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
@@ -40,13 +41,13 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
         restore(store, &manifest, &url, args.clean, workers).await
     })
     .await?;
-    println!(
+    outln!(
         "restored dump {} into {url}: {} tables, {} rows in {:.1}s",
         manifest.name,
         restored.tables,
         restored.rows,
         started.elapsed().as_secs_f64()
-    );
+    )?;
     Ok(())
 }
 
