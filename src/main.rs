@@ -30,7 +30,7 @@ mod units;
 use clap::Parser;
 
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: memory::Watched = memory::Watched(mimalloc::MiMalloc);
 
 fn main() {
     memory::tune_allocator();
