@@ -136,9 +136,13 @@ fn pg_dump_wrapper(dir: &Path) -> PathBuf {
         ),
     )
     .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    make_executable(&wrapper);
     wrapper
+}
+
+fn make_executable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
 #[test]
@@ -210,6 +214,30 @@ fn a_raw_password_never_shows_in_output_logs_errors_or_pg_dump_arguments() {
         passwords.lines().all(|p| p == PASSWORD) && passwords.lines().count() == 6,
         "{passwords:?}"
     );
+
+    // A pg_dump that fails, and quotes its connection in its error as libpq does.
+    let failing = ws.path().join("failing_pg_dump.sh");
+    std::fs::write(
+        &failing,
+        "#!/bin/sh\necho \"pg_dump: error: connection failed: $*\" >&2\nexit 1\n",
+    )
+    .unwrap();
+    make_executable(&failing);
+    let failed = run(
+        &ws,
+        &["--log-format", "json", "dump", "create"],
+        &[
+            ("SOURCE_URL", source_url.as_str()),
+            ("DECOY_PG_DUMP", failing.to_str().unwrap()),
+        ],
+    );
+    assert_eq!(failed.status.code(), Some(1), "{}", text(&failed));
+    assert!(
+        text(&failed).contains(&format!("pg_dump failed for {shown}")),
+        "{}",
+        text(&failed)
+    );
+    assert_no_secret("a failed pg_dump", &text(&failed));
 
     // Failures quote the URL: a database that does not exist, in text and JSON logs.
     let missing = role.url("decoy_no_such_database");
