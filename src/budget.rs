@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::config::Config;
 use crate::datastore::Datastore;
 use crate::error::ConfigError;
+use crate::plan::TablePlan;
 use crate::source::Source;
 use crate::units::format_bytes;
 
@@ -16,7 +17,7 @@ const MIB: u64 = 1 << 20;
 /// What the process needs whatever it streams: the runtime and its threads, connections and their
 /// TLS state, the schema and plan, allocator slack. Measured: about 40 MB before the first row.
 pub const BASE_BYTES: u64 = 64 * MIB;
-/// How often the watchdog reads the resident set size.
+/// How often the watchdog reads the resident set size (large allocations wake it at once).
 const WATCH_EVERY: Duration = Duration::from_millis(100);
 
 /// Memory one dump stream holds besides its datastore writer: the batches in flight between the
@@ -136,43 +137,291 @@ fn fit(config: &Config, what: &str, workers: usize, per_stream: u64, reserved: u
     Ok(streams)
 }
 
-/// Runs `work`, failing it if the process's resident memory passes `limit`. Dropping `work`
+/// Runs `work`, failing it before the process's resident memory passes `limit`. A watchdog thread
+/// stops it at the first of: a large allocation that would take the resident set past the limit
+/// once filled (see [`crate::memory::Watched`]: woken at once), a large row whose copies would
+/// ([`check_row`]), or the resident set past the limit (read every 100 ms). Dropping `work`
 /// cancels it; the caller's own cleanup (partial dumps) then runs as for any other error.
 pub async fn within<T>(limit: u64, work: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let _armed = Armed::new(limit, tx);
     tokio::select! {
         result = work => result,
-        rss = passes(limit) => Err(anyhow::anyhow!(ConfigError::new(format!(
-            "stopped: this process reached {} of memory, past dump.memory_limit ({}); a row or document \
-             larger than the buffers allow is the usual cause: raise dump.memory_limit, or lower \
-             dump.workers or dump.compression_level",
-            format_bytes(rss),
-            format_bytes(limit)
-        )))),
+        Ok(trip) = rx => Err(anyhow::anyhow!(ConfigError::new(trip.message(limit)))),
     }
 }
 
-/// Resolves with the resident set size once it passes `limit`; pending forever when it cannot be
-/// read (not Linux).
-async fn passes(limit: u64) -> u64 {
-    let mut tick = tokio::time::interval(WATCH_EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    loop {
-        tick.tick().await;
-        match resident_bytes() {
-            Some(rss) if rss > limit => return rss,
-            Some(_) => {}
-            None => std::future::pending::<()>().await,
+/// Why the watchdog stopped a run, and the tables being read then (see [`describe_readings`]).
+#[derive(Debug)]
+struct Trip {
+    cause: Cause,
+    reading: Option<String>,
+}
+
+#[derive(Debug)]
+enum Cause {
+    /// An allocation of `size` bytes, made with `rss` resident, would pass the limit once filled.
+    Allocation { size: u64, rss: u64 },
+    /// The resident set passed the limit.
+    Resident { rss: u64 },
+}
+
+impl Trip {
+    /// Taken by the watchdog when it trips, while the streams are still registered.
+    fn new(cause: Cause) -> Trip {
+        let reading = describe_readings(match cause {
+            Cause::Allocation { size, .. } => size,
+            Cause::Resident { .. } => 0,
+        });
+        Trip { cause, reading }
+    }
+
+    fn message(&self, limit: u64) -> String {
+        let limit = format_bytes(limit);
+        match (&self.cause, &self.reading) {
+            (Cause::Allocation { size, rss }, Some(reading)) => format!(
+                "stopped reading {reading}: it needed {} more at once with {} in use, which would take this process \
+                 past dump.memory_limit ({limit}). A value that large arrives whole from the server, so a rule on \
+                 the column cannot help: raise dump.memory_limit above {} (more if the value is larger), or give \
+                 the table `skip` under `tables:`, or leave it out with `only:`",
+                format_bytes(*size),
+                format_bytes(*rss),
+                format_bytes(suggested_limit(*rss, 2 * *size)),
+            ),
+            (Cause::Resident { rss }, Some(reading)) => format!(
+                "stopped reading {reading}: this process reached {}, past dump.memory_limit ({limit}); a row larger \
+                 than the buffers allow is the usual cause: raise dump.memory_limit, lower dump.workers or \
+                 dump.compression_level, or give the table `skip` under `tables:`",
+                format_bytes(*rss)
+            ),
+            (Cause::Allocation { size, rss }, None) => format!(
+                "stopped: an allocation of {} with {} in use would take this process past dump.memory_limit \
+                 ({limit}); a row, document or chunk larger than the buffers allow is the usual cause: raise \
+                 dump.memory_limit above {}, or lower dump.workers or dump.compression_level",
+                format_bytes(*size),
+                format_bytes(*rss),
+                format_bytes(suggested_limit(*rss, 2 * *size)),
+            ),
+            (Cause::Resident { rss }, None) => format!(
+                "stopped: this process reached {} of memory, past dump.memory_limit ({limit}); a row or document \
+                 larger than the buffers allow is the usual cause: raise dump.memory_limit, or lower dump.workers \
+                 or dump.compression_level",
+                format_bytes(*rss)
+            ),
         }
     }
 }
 
-/// The resident set size now (`/proc/self/statm`, in pages).
+/// A limit that would have held `rss` plus `more`, rounded up to 16 MiB with a little room.
+fn suggested_limit(rss: u64, more: u64) -> u64 {
+    (rss + more + 16 * MIB).div_ceil(16 * MIB) * 16 * MIB
+}
+
+/// The armed watchdog of one [`within`]; disarmed when dropped.
+struct Armed;
+
+/// Where the watchdog sends its trip.
+static SUBSCRIBER: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<Trip>>> = std::sync::Mutex::new(None);
+
+impl Armed {
+    fn new(limit: u64, tx: tokio::sync::oneshot::Sender<Trip>) -> Armed {
+        *SUBSCRIBER.lock().expect("watchdog lock") = Some(tx);
+        crate::memory::watch_allocations(limit);
+        watchdog().unpark();
+        Armed
+    }
+}
+
+impl Drop for Armed {
+    fn drop(&mut self) {
+        crate::memory::watch_allocations(0);
+        SUBSCRIBER.lock().expect("watchdog lock").take();
+    }
+}
+
+/// The watchdog thread, started once: parked while nothing is armed, else woken by a tripping
+/// allocation or every [`WATCH_EVERY`] to read the resident set size. A thread rather than a
+/// task, so that an allocation can wake it without entering the runtime.
+fn watchdog() -> &'static std::thread::Thread {
+    static THREAD: std::sync::OnceLock<std::thread::Thread> = std::sync::OnceLock::new();
+    THREAD.get_or_init(|| {
+        let thread = std::thread::Builder::new()
+            .name("decoy-memory-watchdog".into())
+            .spawn(|| loop {
+                let limit = crate::memory::watched_limit();
+                if limit == 0 {
+                    std::thread::park();
+                    continue;
+                }
+                std::thread::park_timeout(WATCH_EVERY);
+                let limit = crate::memory::watched_limit();
+                if limit == 0 {
+                    continue;
+                }
+                let trip = match crate::memory::tripped_allocation() {
+                    Some((size, rss)) => Some(Trip::new(Cause::Allocation { size, rss })),
+                    None => resident_bytes()
+                        .filter(|&rss| rss > limit)
+                        .map(|rss| Trip::new(Cause::Resident { rss })),
+                };
+                if let Some(trip) = trip {
+                    if let Some(tx) = SUBSCRIBER.lock().expect("watchdog lock").take() {
+                        tracing::debug!(?trip, "memory watchdog tripped");
+                        let _ = tx.send(trip);
+                    }
+                }
+            })
+            .expect("the memory watchdog thread starts");
+        crate::memory::set_watcher(thread.thread().clone());
+        thread.thread().clone()
+    })
+}
+
+/// The resident set size now (`/proc/self/statm`).
 pub fn resident_bytes() -> Option<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    // SAFETY: sysconf only reads a system constant.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    Some(pages * page.max(1) as u64)
+    crate::memory::resident_bytes_raw()
+}
+
+/// A table a dump stream is reading, registered while it reads so that the watchdog can name it.
+pub struct Reading {
+    id: u64,
+    info: std::sync::Arc<ReadingInfo>,
+}
+
+struct ReadingInfo {
+    table: String,
+    /// The copied columns in row order, with the most bytes one of their values can take in a
+    /// row's text (`None`: no bound).
+    columns: Vec<(String, Option<u64>)>,
+    /// Rows are rewritten (one more copy of each).
+    transformed: bool,
+}
+
+static READINGS: std::sync::Mutex<Vec<(u64, std::sync::Arc<ReadingInfo>)>> = std::sync::Mutex::new(Vec::new());
+
+impl Reading {
+    /// Registers a stream reading `plan`'s table; `columns` is false for MongoDB, whose
+    /// documents are not text rows.
+    pub fn start(plan: &TablePlan, columns: bool) -> Reading {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let info = std::sync::Arc::new(ReadingInfo {
+            table: plan.table.name.to_string(),
+            columns: if columns {
+                plan.columns
+                    .iter()
+                    .map(|c| {
+                        (
+                            c.name.clone(),
+                            plan.table.column(&c.name).and_then(|col| max_text_bytes(&col.kind)),
+                        )
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            transformed: plan.transformed().next().is_some(),
+        });
+        let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        READINGS.lock().expect("readings lock").push((id, info.clone()));
+        Reading { id, info }
+    }
+}
+
+impl Drop for Reading {
+    fn drop(&mut self) {
+        READINGS.lock().expect("readings lock").retain(|(id, _)| *id != self.id);
+    }
+}
+
+/// The most bytes a value of `kind` takes in a text row (UTF-8 and escaping included); `None`
+/// when unbounded.
+fn max_text_bytes(kind: &transformers::ColumnKind) -> Option<u64> {
+    use transformers::ColumnKind;
+    match kind {
+        ColumnKind::Text { max_chars: Some(n) } => Some(u64::from(*n) * 8),
+        ColumnKind::Text { max_chars: None } | ColumnKind::Bytes | ColumnKind::Json | ColumnKind::Other(_) => None,
+        _ => Some(64),
+    }
+}
+
+/// The tables being read, with the columns that can hold a value of `size` bytes: `table
+/// public.docs (column body)`. `None` when no stream is reading.
+fn describe_readings(size: u64) -> Option<String> {
+    let readings = READINGS.lock().expect("readings lock");
+    let described: Vec<String> = readings
+        .iter()
+        .map(|(_, info)| {
+            let wide: Vec<&str> = info
+                .columns
+                .iter()
+                .filter(|(_, max)| max.is_none_or(|max| max >= size))
+                .map(|(name, _)| name.as_str())
+                .collect();
+            match wide.as_slice() {
+                [] => format!("table {}", info.table),
+                [one] => format!(
+                    "table {} (column {one}, the only one that can hold such a value)",
+                    info.table
+                ),
+                many => format!("table {} (one of its columns {})", info.table, many.join(", ")),
+            }
+        })
+        .collect();
+    (!described.is_empty()).then(|| described.join(" or "))
+}
+
+/// Rows (or pieces of rows) of at least this size are checked before decoy copies them.
+const LARGE_ROW: usize = crate::memory::LARGE_ALLOCATION;
+
+/// Checks a piece of rows that just arrived from the server against the armed limit before decoy
+/// copies it: into its batch, and into the rewritten rows when a column is transformed (the chunk
+/// writer compresses large rows in 1 MiB frames, without a copy). Fails when those copies would
+/// take the resident set past the limit, naming the table, the column of the largest value and
+/// what to do.
+pub fn check_row(piece: &[u8], reading: &Reading) -> Result<(), ConfigError> {
+    let limit = crate::memory::watched_limit();
+    if limit == 0 || piece.len() < LARGE_ROW {
+        return Ok(());
+    }
+    let copies = if reading.info.transformed { 2 } else { 1 };
+    let need = piece.len() as u64 * copies;
+    let Some(rss) = resident_bytes() else {
+        return Ok(());
+    };
+    if rss + need <= limit {
+        return Ok(());
+    }
+    let info = &reading.info;
+    let (index, largest) = largest_field(piece);
+    let value = match info.columns.get(index) {
+        Some((column, _)) => format!("a value of {} in column {column}", format_bytes(largest as u64)),
+        None => format!("{} of rows at once", format_bytes(piece.len() as u64)),
+    };
+    Err(ConfigError::new(format!(
+        "table {}: a row holds {value}; dumping it needs about {} more with {} in use, which would pass \
+         dump.memory_limit ({}). The server sends each row whole, so a rule on the column cannot help: raise \
+         dump.memory_limit to at least {}, or skip the table (`tables: {{ {}: skip }}`) or leave it out with \
+         `only:`",
+        info.table,
+        format_bytes(need),
+        format_bytes(rss),
+        format_bytes(limit),
+        format_bytes(suggested_limit(rss, need)),
+        info.table,
+    )))
+}
+
+/// The position and length of the longest tab-separated field of any row in `rows`.
+fn largest_field(rows: &[u8]) -> (usize, usize) {
+    let mut best = (0, 0);
+    for row in rows.split(|&b| b == b'\n') {
+        for (index, field) in row.split(|&b| b == b'\t').enumerate() {
+            if field.len() > best.1 {
+                best = (index, field.len());
+            }
+        }
+    }
+    best
 }
 
 #[cfg(test)]
@@ -192,8 +441,12 @@ mod tests {
         assert!(rss > MIB && rss < 64 << 30, "{rss}");
     }
 
+    /// The watchdog and its limit are process-wide: tests that arm it take turns.
+    static ARMING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
     #[tokio::test]
     async fn the_watchdog_stops_work_that_passes_the_limit() {
+        let _turn = ARMING.lock().await;
         let work = async {
             tokio::time::sleep(Duration::from_secs(30)).await;
             anyhow::Ok(())
@@ -202,5 +455,59 @@ mod tests {
         assert!(error.contains("past dump.memory_limit (1.0 MiB)"), "{error}");
         let done = within(u64::MAX, async { anyhow::Ok(7) }).await.unwrap();
         assert_eq!(done, 7);
+    }
+
+    #[tokio::test]
+    async fn a_large_allocation_stops_the_run_at_once_and_names_the_table_being_read() {
+        let _turn = ARMING.lock().await;
+        let rss = resident_bytes().unwrap();
+        let reading = register("public.docs", &[("id", Some(64)), ("title", Some(800)), ("body", None)]);
+        let started = std::time::Instant::now();
+        let work = async {
+            // Twice the room left under the limit, reserved at once (as a driver reserves a row).
+            let block: Vec<u8> = Vec::with_capacity(2 * (64 * MIB) as usize);
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            anyhow::Ok(block.capacity())
+        };
+        let error = within(rss + 64 * MIB, work).await.unwrap_err().to_string();
+        // Woken by the allocation, not by the next reading of the resident set.
+        assert!(started.elapsed() < WATCH_EVERY, "{:?}", started.elapsed());
+        assert!(
+            error.contains("stopped reading table public.docs (column body, the only one")
+                && error.contains("past dump.memory_limit")
+                && error.contains("raise dump.memory_limit above"),
+            "{error}"
+        );
+        drop(reading);
+        assert!(describe_readings(0).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_large_row_that_would_not_fit_names_its_column() {
+        let _turn = ARMING.lock().await;
+        let reading = register("shop.items", &[("id", Some(64)), ("note", None), ("photo", None)]);
+        let mut row = b"1\tsmall\t".to_vec();
+        row.resize(row.len() + LARGE_ROW + 10, b'x');
+        row.push(b'\n');
+        let (tx, _rx) = tokio::sync::oneshot::channel();
+        let armed = Armed::new(resident_bytes().unwrap() + (LARGE_ROW / 2) as u64, tx);
+        let error = check_row(&row, &reading).unwrap_err().to_string();
+        assert!(
+            error.contains("table shop.items: a row holds a value of 4.0 MiB in column photo")
+                && error.contains("tables: { shop.items: skip }"),
+            "{error}"
+        );
+        drop(armed);
+        assert!(check_row(&row, &reading).is_ok(), "nothing is checked without a limit");
+    }
+
+    fn register(table: &str, columns: &[(&str, Option<u64>)]) -> Reading {
+        let info = std::sync::Arc::new(ReadingInfo {
+            table: table.into(),
+            columns: columns.iter().map(|(name, max)| (name.to_string(), *max)).collect(),
+            transformed: false,
+        });
+        READINGS.lock().unwrap().push((u64::MAX - 1, info.clone()));
+        Reading { id: u64::MAX - 1, info }
     }
 }

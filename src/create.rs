@@ -411,6 +411,8 @@ async fn dump_job<'s>(
     if plan.skipped || matches!(filter, RowFilter::Nothing) {
         return Ok((Vec::new(), 0));
     }
+    // Named by the memory watchdog should a value not fit in dump.memory_limit.
+    let reading = crate::budget::Reading::start(plan, !matches!(source, Source::Mongo(_)));
     if let Source::Mongo(mongo) = source {
         return crate::create_mongo::dump_collection(
             mongo,
@@ -467,7 +469,7 @@ async fn dump_job<'s>(
                 )
             })
         };
-        let read = read_job(worker, job, &columns, &filter, &tx, &mut spare_rx).await;
+        let read = read_job(worker, job, &columns, &filter, &tx, &mut spare_rx, &reading).await;
         drop(tx);
         let written = writer.await.context("the chunk writer thread panicked")?;
         (written, read)
@@ -486,7 +488,8 @@ async fn read_job(
     filter: &RowFilter,
     tx: &mpsc::Sender<Bytes>,
     spares: &mut mpsc::UnboundedReceiver<BytesMut>,
-) -> Result<(), ConnectorError> {
+    reading: &crate::budget::Reading,
+) -> anyhow::Result<()> {
     let table = &job.table.table;
     let mut batch = BytesMut::with_capacity(BATCH_CAPACITY);
     let server_keys = match filter {
@@ -499,7 +502,7 @@ async fn read_job(
                 None => worker.copy_out(&table.name, columns, None).await?,
                 Some(range) => worker.copy_out_range(&table.name, columns, range).await?,
             };
-            forward(stream, tx, &mut batch, spares).await?
+            forward(stream, tx, &mut batch, spares, reading).await?
         }
         // One query per slice of the kept keys, so neither the statement nor the server's key
         // table grows with the subset.
@@ -512,7 +515,7 @@ async fn read_job(
             let stream = worker
                 .copy_out_with_keys(&table.name, columns, keys.column, keys.type_name, &slice)
                 .await?;
-            if !forward(stream, tx, &mut batch, spares).await? {
+            if !forward(stream, tx, &mut batch, spares, reading).await? {
                 break false;
             }
         },
@@ -569,19 +572,23 @@ pub(crate) fn finish_manifest(mut manifest: TableManifest, chunks: Vec<ChunkMani
 
 /// Passes a COPY stream to the chunk writer in batches of about [`BATCH_BYTES`], keeping the
 /// unsent tail in `batch` for the next stream. `Ok(false)` when the writer stopped (its error is
-/// what the caller reports).
+/// what the caller reports). A large row is checked against `dump.memory_limit` before it is
+/// copied.
 async fn forward<S>(
     stream: S,
     tx: &mpsc::Sender<Bytes>,
     batch: &mut BytesMut,
     spares: &mut mpsc::UnboundedReceiver<BytesMut>,
-) -> Result<bool, ConnectorError>
+    reading: &crate::budget::Reading,
+) -> anyhow::Result<bool>
 where
     S: futures_util::Stream<Item = Result<Bytes, ConnectorError>>,
 {
     futures_util::pin_mut!(stream);
     while let Some(piece) = stream.next().await {
-        batch.extend_from_slice(&piece?);
+        let piece = piece?;
+        crate::budget::check_row(&piece, reading)?;
+        batch.extend_from_slice(&piece);
         if batch.len() >= BATCH_BYTES {
             let next = match spares.try_recv() {
                 Ok(mut spare) => {

@@ -13,6 +13,7 @@ use tokio::process::Command;
 
 use crate::cli::RestoreArgs;
 use crate::error::ConfigError;
+use crate::output::outln;
 
 /// How long a fresh server may take to accept connections (first start includes initdb).
 const READY_TIMEOUT: Duration = Duration::from_secs(180);
@@ -244,7 +245,7 @@ pub async fn run(mut args: RestoreArgs) -> anyhow::Result<()> {
             return Err(e.context(format!("restoring into container {} failed; it was removed", spec.name)));
         }
     };
-    println!("{url}");
+    outln!("{url}")?;
     eprintln!(
         "container {} ({image}) is running with dump {name}; the URL above holds its generated password (a throwaway \
          database that listens on 127.0.0.1 only).\nStop and remove it with: docker rm -f {}",

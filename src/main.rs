@@ -16,6 +16,7 @@ mod glob;
 mod local_container;
 mod logging;
 mod memory;
+mod output;
 mod pii;
 mod plan;
 mod progress;
@@ -31,7 +32,7 @@ mod units;
 use clap::Parser;
 
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: memory::Watched = memory::Watched(mimalloc::MiMalloc);
 
 fn main() {
     memory::tune_allocator();
@@ -60,6 +61,10 @@ fn main() {
     runtime.shutdown_timeout(std::time::Duration::from_secs(30));
     cleanup::remove_partial_dumps();
     if let Err(err) = result {
+        // `decoy plan | head`: the reader has what it wanted.
+        if output::closed(&err) {
+            std::process::exit(0);
+        }
         // One report: a JSON log line for log pipelines, plain text for people.
         // Masks any password a message may quote (a config value, a server's reply).
         let message = connectors::url::redact_text(&format!("{err:#}"));

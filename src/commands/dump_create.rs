@@ -1,5 +1,6 @@
 use crate::cli::CreateArgs;
 use crate::config::Config;
+use crate::output::outln;
 use crate::units::format_bytes;
 
 pub async fn run(args: CreateArgs) -> anyhow::Result<()> {
@@ -18,7 +19,7 @@ pub async fn run(args: CreateArgs) -> anyhow::Result<()> {
     let totals = &manifest.totals;
     let seconds = (manifest.duration_ms as f64 / 1000.0).max(0.001);
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "name": manifest.name,
@@ -31,9 +32,9 @@ pub async fn run(args: CreateArgs) -> anyhow::Result<()> {
                 "duration_ms": manifest.duration_ms,
                 "peak_rss_bytes": crate::memory::peak_rss_bytes(),
             })
-        );
+        )?;
     } else {
-        println!(
+        outln!(
             "dump {} complete: {} tables, {} rows, {} stored ({} uncompressed) in {:.1}s ({:.0} rows/s, {}/s, peak memory {})",
             manifest.name,
             totals.tables,
@@ -44,7 +45,7 @@ pub async fn run(args: CreateArgs) -> anyhow::Result<()> {
             totals.rows as f64 / seconds,
             format_bytes((totals.raw_bytes as f64 / seconds) as u64),
             format_bytes(crate::memory::peak_rss_bytes()),
-        );
+        )?;
     }
     Ok(())
 }

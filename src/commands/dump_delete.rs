@@ -6,6 +6,7 @@ use crate::cli::DeleteArgs;
 use crate::config::Config;
 use crate::dump::{self, Status};
 use crate::error::ConfigError;
+use crate::output::outln;
 
 /// Deletes dumps, and only dumps: a folder decoy did not mark or commit is never listed, so it
 /// can be neither named nor selected, and inside a dump only decoy's own files are removed.
@@ -55,11 +56,11 @@ pub fn run(args: DeleteArgs) -> anyhow::Result<()> {
     if args.incomplete {
         for info in dumps.iter().filter(|d| d.status == Status::Incomplete) {
             match info.live_lease(store.as_ref(), now) {
-                Some(lease) if !args.force => println!(
+                Some(lease) if !args.force => outln!(
                     "kept {}: being written (lease renewed {}s ago); --force deletes it anyway",
                     info.name,
                     (now - lease.renewed_at).num_seconds().max(0)
-                ),
+                )?,
                 _ => {
                     doomed.insert(info.name.clone());
                 }
@@ -68,21 +69,21 @@ pub fn run(args: DeleteArgs) -> anyhow::Result<()> {
     }
 
     if doomed.is_empty() {
-        println!("nothing to delete");
+        outln!("nothing to delete")?;
         return Ok(());
     }
     for name in &doomed {
         if args.dry_run {
-            println!("would delete {name}");
+            outln!("would delete {name}")?;
         } else {
             let left = dump::delete(store.as_ref(), name)?;
             if left.is_empty() {
-                println!("deleted {name}");
+                outln!("deleted {name}")?;
             } else {
-                println!(
+                outln!(
                     "deleted {name} (left {} file(s) decoy did not write in its folder)",
                     left.len()
-                );
+                )?;
             }
         }
     }

@@ -4,6 +4,7 @@ use serde::Serialize;
 use crate::cli::ListArgs;
 use crate::config::Config;
 use crate::dump::{self, Status};
+use crate::output::outln;
 use crate::units::format_bytes;
 
 #[derive(Serialize)]
@@ -64,17 +65,22 @@ pub fn run(args: ListArgs) -> anyhow::Result<()> {
         });
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        outln!("{}", serde_json::to_string_pretty(&rows)?)?;
         return Ok(());
     }
     if rows.is_empty() {
-        println!("no dumps in {}", store.describe());
+        outln!("no dumps in {}", store.describe())?;
         return Ok(());
     }
-    println!(
+    outln!(
         "{:<28} {:<20} {:<28} {:>6} {:>12} {:>10}  STATUS",
-        "NAME", "CREATED", "SOURCE", "TABLES", "ROWS", "SIZE"
-    );
+        "NAME",
+        "CREATED",
+        "SOURCE",
+        "TABLES",
+        "ROWS",
+        "SIZE"
+    )?;
     let dash = || "-".to_string();
     for row in rows {
         let mut status = row.status.to_string();
@@ -84,7 +90,7 @@ pub fn run(args: ListArgs) -> anyhow::Result<()> {
         if let Some(original) = &row.written_as {
             status.push_str(&format!(" (written as {original})"));
         }
-        println!(
+        outln!(
             "{:<28} {:<20} {:<28} {:>6} {:>12} {:>10}  {status}",
             row.name,
             row.created_at
@@ -94,7 +100,7 @@ pub fn run(args: ListArgs) -> anyhow::Result<()> {
             row.tables.map(|t| t.to_string()).unwrap_or_else(dash),
             row.rows.map(|r| r.to_string()).unwrap_or_else(dash),
             format_bytes(row.bytes),
-        );
+        )?;
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::datastore::Datastore;
 use crate::dump::{self, Manifest};
 use crate::error::ConfigError;
+use crate::output::outln;
 use crate::source::SourceUrl;
 
 pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
@@ -53,13 +54,13 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
     })
     .await
     .map_err(crate::restore_marker::explain_failure)?;
-    println!(
+    outln!(
         "restored dump {} into {url}: {} tables, {} rows in {:.1}s",
         manifest.name,
         restored.tables,
         restored.rows,
         started.elapsed().as_secs_f64()
-    );
+    )?;
     Ok(())
 }
 

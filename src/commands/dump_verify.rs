@@ -4,6 +4,7 @@ use crate::cli::VerifyArgs;
 use crate::config::Config;
 use crate::datastore::Datastore;
 use crate::dump::{self, Manifest};
+use crate::output::outln;
 
 /// Checks every file of a dump and reports every problem, not only the first.
 pub async fn run(args: VerifyArgs) -> anyhow::Result<()> {
@@ -19,7 +20,7 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<()> {
     }
     let (problems, chunks, rows) = tokio::task::spawn_blocking(move || verify(store.as_ref(), &manifest)).await?;
     if problems.is_empty() {
-        println!("dump {name} is intact: {chunks} chunks, {rows} rows, schema scripts checked");
+        outln!("dump {name} is intact: {chunks} chunks, {rows} rows, schema scripts checked")?;
         Ok(())
     } else {
         for problem in &problems {

@@ -7,6 +7,7 @@ use age::secrecy::ExposeSecret;
 use anyhow::Context;
 
 use crate::cli::KeygenArgs;
+use crate::output::outln;
 
 pub fn run(args: KeygenArgs) -> anyhow::Result<()> {
     let key = age::x25519::Identity::generate();
@@ -30,7 +31,7 @@ pub fn run(args: KeygenArgs) -> anyhow::Result<()> {
     file.write_all(text.as_bytes())
         .and_then(|()| file.sync_all())
         .with_context(|| format!("writing {} failed", args.output.display()))?;
-    println!("{public}");
+    outln!("{public}")?;
     eprintln!(
         "wrote the private key to {}; put the public key above in encryption.recipients",
         args.output.display()

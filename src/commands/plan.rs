@@ -3,6 +3,7 @@ use transformers::ColumnKind;
 
 use crate::cli::PlanArgs;
 use crate::config::Config;
+use crate::output::outln;
 use crate::plan::TablePlan;
 use crate::source::Source;
 
@@ -20,10 +21,10 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<()> {
         "mongodb" => "MongoDB",
         _ => "PostgreSQL",
     };
-    println!("source {url} ({engine} {})", snapshot.server_version());
+    outln!("source {url} ({engine} {})", snapshot.server_version())?;
     let subset = crate::subset::Subset::choose(&config, &plan, &snapshot).await?;
     if let Some(subset) = &subset {
-        println!("{}", subset.settings());
+        outln!("{}", subset.settings())?;
     }
     let mut flagged = Vec::new();
     for (index, table) in plan.tables.iter().enumerate() {
@@ -33,12 +34,12 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<()> {
             "dump"
         };
         match &subset {
-            Some(subset) => println!(
+            Some(subset) => outln!(
                 "{}  {action}  {}",
                 table.table.name,
                 subset.describe(index, table.table.estimated_rows)
-            ),
-            None => println!("{}  ~{} rows  {action}", table.table.name, table.table.estimated_rows),
+            )?,
+            None => outln!("{}  ~{} rows  {action}", table.table.name, table.table.estimated_rows)?,
         }
         if table.skipped {
             continue;
@@ -55,23 +56,23 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<()> {
             };
             match warnings.iter().find(|(name, _)| *name == column.name) {
                 Some((_, why)) => {
-                    println!("    {:<32} {rule}  <- looks like personal data: {why}", column.name);
+                    outln!("    {:<32} {rule}  <- looks like personal data: {why}", column.name)?;
                     flagged.push(format!("{}.{}", table.table.name, column.name));
                 }
-                None => println!("    {:<32} {rule}", column.name),
+                None => outln!("    {:<32} {rule}", column.name)?,
             }
         }
     }
     for name in &plan.excluded {
-        println!("{name}  excluded (outside `only`)");
+        outln!("{name}  excluded (outside `only`)")?;
     }
     if !flagged.is_empty() {
-        println!(
+        outln!(
             "\n{} kept column(s) look like personal data: {}\nGive each a transformer, or mark it `keep` once you \
              are sure it is safe (strict: true then checks every column).",
             flagged.len(),
             flagged.join(", ")
-        );
+        )?;
     }
     Ok(())
 }

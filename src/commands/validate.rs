@@ -5,6 +5,7 @@ use connectors::postgres::copy_text;
 use crate::cli::ValidateArgs;
 use crate::config::Config;
 use crate::glob;
+use crate::output::outln;
 
 /// Runs the configured rules on a few sampled rows and prints each transformed column before and
 /// after, side by side. Writes nothing. The "before" column shows real data: run it where that is
@@ -41,7 +42,7 @@ pub async fn run(args: ValidateArgs) -> anyhow::Result<()> {
             .enumerate()
             .filter_map(|(i, c)| c.rule.as_ref().map(|r| (i, r.transformer.as_str())))
             .collect();
-        println!("{name}");
+        outln!("{name}")?;
         for (number, line) in rows.split(|&b| b == b'\n').filter(|l| !l.is_empty()).enumerate() {
             let mut out = Vec::new();
             rewriter
@@ -49,26 +50,26 @@ pub async fn run(args: ValidateArgs) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("table {name}, sampled row {}: {e}", number + 1))?;
             let before: Vec<&[u8]> = line.split(|&b| b == b'\t').collect();
             let after: Vec<&[u8]> = out[..out.len() - 1].split(|&b| b == b'\t').collect();
-            println!("  row {}", number + 1);
+            outln!("  row {}", number + 1)?;
             for (&i, rule) in &transformed {
-                println!(
+                outln!(
                     "    {:<24} {:<36} -> {:<36} ({rule})",
                     columns[i].0,
                     show(before[i]),
                     show(after[i])
-                );
+                )?;
             }
         }
         shown += 1;
     }
     if shown == 0 {
-        println!(
+        outln!(
             "no transformed table to show{}",
             args.table
                 .as_deref()
                 .map(|t| format!(" matching `{t}`"))
                 .unwrap_or_default()
-        );
+        )?;
     }
     Ok(())
 }

@@ -326,8 +326,21 @@ impl Config {
             };
             ConfigError::at(&file, text, &keys, message)
         })?;
-        if config.salt.is_none() {
+        let salt_from_env = config.salt.is_none();
+        if salt_from_env {
             config.salt = env("DECOY_SALT").filter(|s| !s.is_empty());
+        }
+        if optional.contains(&"salt") {
+            // Commands that only read dumps never use the salt: a blank one is as good as none.
+            config.salt = config.salt.filter(|s| !s.trim().is_empty());
+        } else if let Some(salt) = &config.salt {
+            check_salt(salt, salt_from_env).map_err(|message| {
+                if salt_from_env {
+                    ConfigError::new(format!("the DECOY_SALT environment variable {message}"))
+                } else {
+                    ConfigError::at(&file, text, &["salt"], message)
+                }
+            })?;
         }
         match (&config.datastore.local, &config.datastore.s3) {
             (None, None) => {
@@ -467,6 +480,30 @@ impl Config {
             message,
         )
     }
+}
+
+/// Shorter salts draw a warning: every fake is a keyed hash of its input, so whoever finds the salt
+/// can recompute the fake of every guessable input (emails, names) and undo the anonymization.
+pub const MIN_SALT_CHARS: usize = 16;
+
+/// Refuses a blank salt (it would key every fake with a value anyone can guess) and warns about a
+/// short one. Messages never quote the salt.
+fn check_salt(salt: &str, from_env: bool) -> Result<(), String> {
+    if salt.trim().is_empty() {
+        return Err(
+            "is empty or blank: every fake would then be computable by anyone; set a long random secret \
+             (e.g. `openssl rand -hex 32`) and keep it (a new salt gives new fakes)"
+                .into(),
+        );
+    }
+    if salt.chars().count() < MIN_SALT_CHARS {
+        let key = if from_env { "DECOY_SALT" } else { "salt" };
+        tracing::warn!(
+            "`{key}` is shorter than {MIN_SALT_CHARS} characters: anyone who guesses it can recompute every fake \
+             from its input; use a long random secret (e.g. `openssl rand -hex 32`)"
+        );
+    }
+    Ok(())
 }
 
 /// Applies `${VAR}` substitution to every string value, remembering the key path for errors.
@@ -663,6 +700,39 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("`salt`") && !err.contains("9876543210"), "{err}");
+    }
+
+    #[test]
+    fn a_blank_salt_is_refused_without_echoing_it() {
+        for salt in ["\"\"", "\"   \"", "\"\\t\""] {
+            let err = parse(&format!("datastore:\n  local: {{ path: x }}\nsalt: {salt}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("`salt`") && err.contains("line 3") && err.contains("blank"),
+                "{err}"
+            );
+        }
+        let blank_env = |name: &str| (name == "DECOY_SALT").then(|| "   ".to_string());
+        let err = Config::parse("datastore:\n  local: { path: x }\n", Path::new("c.yaml"), blank_env)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("DECOY_SALT") && err.contains("blank"), "{err}");
+        // An empty variable is an unset one: the plan says a salt is needed when rules need it.
+        let empty_env = |name: &str| (name == "DECOY_SALT").then(String::new);
+        let config = Config::parse("datastore:\n  local: { path: x }\n", Path::new("c.yaml"), empty_env).unwrap();
+        assert!(config.salt.is_none());
+        // Commands that only read dumps ignore it.
+        let config = Config::parse_lenient(
+            "datastore:\n  local: { path: x }\nsalt: \"  \"\n",
+            Path::new("c.yaml"),
+            |_| None,
+            &["source", "salt"],
+        )
+        .unwrap();
+        assert!(config.salt.is_none());
+        assert!(check_salt("short-but-set", false).is_ok());
+        assert!(check_salt(&"x".repeat(MIN_SALT_CHARS), true).is_ok());
     }
 
     #[test]

@@ -67,6 +67,8 @@ impl Sink {
 /// its slower "external dictionary" path once it wraps; at level 1 the window is 512 KiB, so
 /// frames of 1 MiB lose almost nothing to the frame boundaries.
 pub const FRAME_BYTES: usize = 1 << 20;
+/// Input from this size on is cut into frames of [`FRAME_BYTES`] (see `ChunkWriter::write_large`).
+const LARGE_INPUT: usize = 4 * FRAME_BYTES;
 
 /// Writes one chunk: complete rows in, a committed, checksummed object out.
 pub struct ChunkWriter {
@@ -118,7 +120,9 @@ impl ChunkWriter {
 
     /// Appends complete rows (each ending in a newline).
     pub fn write_rows(&mut self, data: &[u8], rows: u64) -> io::Result<()> {
-        if self.pending.is_empty() && data.len() >= FRAME_BYTES {
+        if data.len() >= LARGE_INPUT {
+            self.write_large(data)?;
+        } else if self.pending.is_empty() && data.len() >= FRAME_BYTES {
             self.write_frame(Input::Given(data))?;
         } else {
             self.pending.extend_from_slice(data);
@@ -128,6 +132,25 @@ impl ChunkWriter {
         }
         self.rows += rows;
         self.raw_bytes += data.len() as u64;
+        Ok(())
+    }
+
+    /// Rows of several MiB (a large value) go out in frames of [`FRAME_BYTES`]: neither the pending
+    /// input nor the compressed frame then holds a copy of them, which `dump.memory_limit` would
+    /// have to leave room for.
+    fn write_large(&mut self, data: &[u8]) -> io::Result<()> {
+        let mut rest = data;
+        if !self.pending.is_empty() {
+            let take = FRAME_BYTES.saturating_sub(self.pending.len()).min(rest.len());
+            self.pending.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            self.write_frame(Input::Pending)?;
+        }
+        let mut frames = rest.chunks_exact(FRAME_BYTES);
+        for frame in &mut frames {
+            self.write_frame(Input::Given(frame))?;
+        }
+        self.pending.extend_from_slice(frames.remainder());
         Ok(())
     }
 
@@ -383,6 +406,39 @@ mod tests {
         })
         .unwrap();
         assert_eq!(out, b"1\tone\n2\ttwo\n3\t\\N\n");
+    }
+
+    #[test]
+    fn a_large_row_goes_out_in_small_frames_and_reads_back_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalDatastore::open(dir.path()).unwrap();
+        let mut writer = ChunkWriter::create(
+            &store,
+            "d/data/t/000000.copy.zst",
+            "data/t/000000.copy.zst".into(),
+            1,
+            None,
+        )
+        .unwrap();
+        let mut large = b"2\t".to_vec();
+        large.extend((0..LARGE_INPUT * 2 + 12345).map(|i| b'a' + (i % 26) as u8));
+        large.push(b'\n');
+        writer.write_rows(b"1\tsmall\n", 1).unwrap();
+        writer.write_rows(&large, 1).unwrap();
+        writer.write_rows(b"3\tlast\n", 1).unwrap();
+        // No frame of the large row was compressed whole: the reused frame buffer stays small.
+        assert!(writer.frame.capacity() < 2 * FRAME_BYTES, "{}", writer.frame.capacity());
+        let chunk = writer.finish().unwrap();
+        let mut out = Vec::new();
+        read_chunk(&store, "d", &chunk, None, &mut |b: &[u8]| {
+            out.extend_from_slice(b);
+            Ok(())
+        })
+        .unwrap();
+        let mut expected = b"1\tsmall\n".to_vec();
+        expected.extend_from_slice(&large);
+        expected.extend_from_slice(b"3\tlast\n");
+        assert!(out == expected && chunk.rows == 3, "{} rows", chunk.rows);
     }
 
     #[test]

@@ -11,6 +11,8 @@ use crate::ConnectorError;
 /// A checked `mongodb://` (or `mongodb+srv://`) URL naming a database.
 #[derive(Clone)]
 pub struct MongoUrl {
+    /// The URL with its user info percent-encoded ([`crate::url::normalize`]), as the driver
+    /// requires.
     raw: String,
     database: String,
 }
@@ -28,13 +30,14 @@ impl std::fmt::Display for MongoUrl {
 }
 
 impl MongoUrl {
+    /// Parses a URL whose password may hold `@`, `/`, `?`, `#` or `:` as they are (see
+    /// [`crate::url::split`]); an error says what was wrong without the password.
     pub fn parse(url: &str) -> Result<MongoUrl, ConnectorError> {
-        let rest = url
-            .strip_prefix("mongodb://")
-            .or_else(|| url.strip_prefix("mongodb+srv://"))
+        let parts = crate::url::split(url)
+            .filter(|p| matches!(p.scheme, "mongodb" | "mongodb+srv"))
             .ok_or_else(|| ConnectorError::Url(format!("`{}` is not a mongodb:// URL", redact(url))))?;
         // The database is the path: mongodb://user@host:27017/DATABASE?options.
-        let path = rest.split_once('/').map(|(_, p)| p).unwrap_or_default();
+        let path = parts.rest.strip_prefix('/').unwrap_or_default();
         let database = path.split('?').next().unwrap_or_default();
         let database = crate::url::percent_decode(database);
         if database.is_empty() {
@@ -49,8 +52,17 @@ impl MongoUrl {
                 redact(url)
             )));
         }
+        let normalized = crate::url::normalize(url);
+        mongodb::options::ConnectionString::parse(&normalized).map_err(|e| {
+            ConnectorError::Url(format!(
+                "`{}`: {}{}",
+                redact(url),
+                redact_text(&e.to_string()),
+                crate::url::encoding_hint(url)
+            ))
+        })?;
         Ok(MongoUrl {
-            raw: url.to_string(),
+            raw: normalized,
             database,
         })
     }
@@ -123,5 +135,26 @@ mod tests {
                 .database(),
             "my-db"
         );
+    }
+
+    #[test]
+    fn raw_passwords_reach_the_driver_whole_and_are_never_shown() {
+        let url = MongoUrl::parse("mongodb://app:Zq@Xw/Yv?Ku#9t@db:27017,db2/shop?authSource=admin").unwrap();
+        assert_eq!(url.database(), "shop");
+        assert_eq!(url.to_string(), "mongodb://app:***@db:27017,db2/shop?authSource=admin");
+        let parsed = mongodb::options::ConnectionString::parse(&url.raw).unwrap();
+        let credential = parsed.credential.unwrap();
+        assert_eq!(credential.password.as_deref(), Some("Zq@Xw/Yv?Ku#9t"));
+        assert_eq!(credential.username.as_deref(), Some("app"));
+        let err = MongoUrl::parse("mongodb://app:Zq@Xw/Yv?Ku#9t@db:27017/shop?maxPoolSize=lots&authSource=admin")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("percent-encoding") && err.contains("mongodb://app:***@db"),
+            "{err}"
+        );
+        for text in [format!("{url:?} {url}"), err] {
+            assert!(!text.contains("Xw") && !text.contains("Ku#9t"), "{text}");
+        }
     }
 }

@@ -9,6 +9,7 @@ use crate::ConnectorError;
 /// A checked `mysql://` (or `mariadb://`) URL naming a database.
 #[derive(Clone)]
 pub struct MyUrl {
+    /// The URL with its user info percent-encoded ([`crate::url::normalize`]).
     raw: String,
     opts: Opts,
     database: String,
@@ -27,16 +28,20 @@ impl std::fmt::Display for MyUrl {
 }
 
 impl MyUrl {
+    /// Parses a URL whose password may hold `@`, `/`, `?`, `#` or `:` as they are (see
+    /// [`crate::url::split`]); an error says what was wrong without the password.
     pub fn parse(url: &str) -> Result<Self, ConnectorError> {
-        let as_mysql = match url.strip_prefix("mariadb://") {
+        let normalized = crate::url::normalize(url);
+        let as_mysql = match normalized.strip_prefix("mariadb://") {
             Some(rest) => format!("mysql://{rest}"),
-            None => url.to_string(),
+            None => normalized.clone(),
         };
         let opts = Opts::from_url(&as_mysql).map_err(|e| {
             ConnectorError::Url(format!(
-                "`{}`: {}",
+                "`{}`: {}{}",
                 redact(url),
-                crate::url::redact_text(&e.to_string())
+                crate::url::redact_text(&e.to_string()),
+                crate::url::encoding_hint(url)
             ))
         })?;
         let database = opts
@@ -54,7 +59,7 @@ impl MyUrl {
         // bypass the host the user gave.
         let opts = mysql_async::OptsBuilder::from_opts(opts).prefer_socket(false).into();
         Ok(MyUrl {
-            raw: url.to_string(),
+            raw: normalized,
             opts,
             database,
         })
@@ -114,6 +119,28 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("names no database") && !err.contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn raw_passwords_reach_the_driver_whole_and_are_never_shown() {
+        let url = MyUrl::parse("mariadb://app:Zq@Xw/Yv?Ku#9t@127.0.0.1:3307/shop?require_ssl=false").unwrap();
+        assert_eq!(url.opts.pass(), Some("Zq@Xw/Yv?Ku#9t"));
+        assert_eq!((url.opts.ip_or_hostname(), url.opts.tcp_port()), ("127.0.0.1", 3307));
+        assert_eq!(url.database(), "shop");
+        assert_eq!(
+            url.to_string(),
+            "mariadb://app:***@127.0.0.1:3307/shop?require_ssl=false"
+        );
+        let err = MyUrl::parse("mysql://app:Zq@Xw/Yv?Ku#9t@127.0.0.1:notaport/shop")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("percent-encoding") && err.contains("mysql://app:***@"),
+            "{err}"
+        );
+        for text in [format!("{url:?} {url} {}", url.without_password()), err] {
+            assert!(!text.contains("Xw") && !text.contains("Ku#9t"), "{text}");
+        }
     }
 
     #[test]

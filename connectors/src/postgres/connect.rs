@@ -4,7 +4,7 @@ use std::time::Duration;
 use tokio_postgres::{Client, Config};
 
 use crate::error::describe_pg_error;
-use crate::url::redact;
+use crate::url::{encoding_hint, percent_decode, redact};
 use crate::ConnectorError;
 
 /// A parsed `postgres://` URL. Keeps the original text only in redacted form.
@@ -13,7 +13,7 @@ pub struct PgUrl {
     config: Config,
     tls: super::tls::TlsSettings,
     redacted: String,
-    raw_without_password: String,
+    tool_conninfo: String,
 }
 
 impl std::fmt::Debug for PgUrl {
@@ -29,10 +29,19 @@ impl std::fmt::Display for PgUrl {
 }
 
 impl PgUrl {
+    /// Parses a URL whose password may hold `@`, `/`, `?`, `#` or `:` as they are (see
+    /// [`crate::url::split`]); an error says what was wrong without the password.
     pub fn parse(url: &str) -> Result<Self, ConnectorError> {
-        let (driver_url, tls) = super::tls::split_tls_params(url);
-        let mut config = Config::from_str(&driver_url)
-            .map_err(|e| ConnectorError::Url(format!("`{}` is not a valid PostgreSQL URL: {e}", redact(url))))?;
+        let normalized = crate::url::normalize(url);
+        let (driver_url, tls) = super::tls::split_tls_params(&normalized);
+        let mut config = Config::from_str(&driver_url).map_err(|e| {
+            ConnectorError::Url(format!(
+                "`{}` is not a valid PostgreSQL URL: {}{}",
+                redact(url),
+                crate::url::redact_text(&e.to_string()),
+                encoding_hint(url)
+            ))
+        })?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
         }
@@ -41,7 +50,7 @@ impl PgUrl {
             config,
             tls,
             redacted: redact(url),
-            raw_without_password: strip_password(url),
+            tool_conninfo: tool_conninfo(&normalized),
         })
     }
 
@@ -53,26 +62,66 @@ impl PgUrl {
         self.config.get_dbname()
     }
 
-    /// The URL with its password removed, for tools such as `pg_dump` that get the password through
-    /// `PGPASSWORD` instead of their command line (visible to every user in `ps`).
-    pub fn without_password(&self) -> &str {
-        &self.raw_without_password
+    /// The connection as a libpq keyword/value string without the password, for `pg_dump
+    /// --dbname`: its command line is visible to every user in `ps`, so the password goes
+    /// through `PGPASSWORD` instead (see [`Self::password`]).
+    pub fn tool_conninfo(&self) -> &str {
+        &self.tool_conninfo
     }
 
-    pub fn password(&self) -> Option<String> {
-        self.config
-            .get_password()
-            .map(|p| String::from_utf8_lossy(p).into_owned())
+    /// The password as the server receives it (percent escapes decoded).
+    pub fn password(&self) -> Option<&[u8]> {
+        self.config.get_password()
     }
 }
 
-fn strip_password(url: &str) -> String {
-    let redacted = redact(url);
-    redacted
-        .replace(":***@", "@")
-        .replace("password=***&", "")
-        .replace("&password=***", "")
-        .replace("?password=***", "")
+/// A normalized URL as libpq keywords: host and port lists, user, database and every query
+/// parameter as written (`sslmode=verify-full`, `sslrootcert`, `options`, ...), decoded and
+/// quoted, except the password.
+fn tool_conninfo(url: &str) -> String {
+    let Some(parts) = crate::url::split(url) else {
+        return String::new();
+    };
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    if !parts.hosts.is_empty() {
+        let (mut hosts, mut ports) = (Vec::new(), Vec::new());
+        for chunk in parts.hosts.split(',') {
+            let (host, port) = match chunk.strip_prefix('[').and_then(|v6| v6.split_once(']')) {
+                Some((host, after)) => (host, after.strip_prefix(':')),
+                None => match chunk.split_once(':') {
+                    Some((host, port)) => (host, Some(port)),
+                    None => (chunk, None),
+                },
+            };
+            hosts.push(percent_decode(host));
+            ports.push(port.map(percent_decode).unwrap_or_default());
+        }
+        pairs.push(("host".into(), hosts.join(",")));
+        // libpq reads an empty item of the list as the default port, as the URL means.
+        if ports.iter().any(|p| !p.is_empty()) {
+            pairs.push(("port".into(), ports.join(",")));
+        }
+    }
+    if let Some(user) = parts.user.filter(|u| !u.is_empty()) {
+        pairs.push(("user".into(), percent_decode(user)));
+    }
+    let (path, query) = parts.rest.split_once('?').unwrap_or((parts.rest, ""));
+    let database = path.strip_prefix('/').unwrap_or(path);
+    if !database.is_empty() {
+        pairs.push(("dbname".into(), percent_decode(database)));
+    }
+    for param in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = param.split_once('=').unwrap_or((param, ""));
+        let key = percent_decode(key);
+        if key != "password" {
+            pairs.push((key, percent_decode(value)));
+        }
+    }
+    pairs
+        .iter()
+        .map(|(key, value)| format!("{key}='{}'", value.replace('\\', "\\\\").replace('\'', "\\'")))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Opens a connection and drives it on the runtime. Errors say which server and why, without the
@@ -107,9 +156,54 @@ mod tests {
     #[test]
     fn password_is_kept_out_of_tool_urls_and_debug() {
         let url = PgUrl::parse("postgres://app:hunter2@db:5432/app?sslmode=disable").unwrap();
-        assert_eq!(url.without_password(), "postgres://app@db:5432/app?sslmode=disable");
-        assert_eq!(url.password().as_deref(), Some("hunter2"));
+        assert_eq!(
+            url.tool_conninfo(),
+            "host='db' port='5432' user='app' dbname='app' sslmode='disable'"
+        );
+        assert_eq!(url.password(), Some(&b"hunter2"[..]));
         assert!(!format!("{url:?} {url}").contains("hunter2"));
+    }
+
+    #[test]
+    fn raw_passwords_reach_the_driver_whole_and_nothing_else() {
+        let url =
+            PgUrl::parse("postgres://app:p@ss/w?rd#1@127.0.0.1:5433/shop?sslmode=verify-full&password=x").unwrap();
+        // The query's password wins, as in libpq; neither is in the tool's arguments.
+        assert_eq!(url.password(), Some(&b"x"[..]));
+        let url =
+            PgUrl::parse("postgresql://app:p@ss/w?rd#1@127.0.0.1:5433/shop?sslmode=verify-full&sslrootcert=%2Fca.pem")
+                .unwrap();
+        assert_eq!(url.password(), Some(&b"p@ss/w?rd#1"[..]));
+        assert_eq!(url.dbname(), Some("shop"));
+        assert_eq!(url.config().get_ports(), &[5433]);
+        assert_eq!(
+            url.to_string(),
+            "postgresql://app:***@127.0.0.1:5433/shop?sslmode=verify-full&sslrootcert=%2Fca.pem"
+        );
+        assert_eq!(
+            url.tool_conninfo(),
+            "host='127.0.0.1' port='5433' user='app' dbname='shop' sslmode='verify-full' sslrootcert='/ca.pem'"
+        );
+        for text in [url.tool_conninfo().to_string(), format!("{url:?} {url}")] {
+            assert!(!text.contains("ss/w") && !text.contains("rd#1"), "{text}");
+        }
+        let url = PgUrl::parse("postgres://o%27neil@[::1]:5432,%2Ftmp:5433/it's").unwrap();
+        assert_eq!(
+            url.tool_conninfo(),
+            "host='::1,/tmp' port='5432,5433' user='o\\'neil' dbname='it\\'s'"
+        );
+    }
+
+    #[test]
+    fn a_url_the_driver_refuses_suggests_percent_encoding_without_the_password() {
+        let err = PgUrl::parse("postgres://app:Zq@Xw/Yv?Ku#9t@db:5432/app?port=notaport")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("percent-encoding") && err.contains("postgres://app:***@db"),
+            "{err}"
+        );
+        assert!(!err.contains("Xw") && !err.contains("Ku#9t"), "{err}");
     }
 
     #[test]

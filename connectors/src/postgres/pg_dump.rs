@@ -83,9 +83,14 @@ async fn run_pg_dump(
     for table in &filter.exclude_tables {
         command.arg(format!("--exclude-table={}", pattern(table)));
     }
-    command.arg(format!("--dbname={}", url.without_password()));
+    // The command line is visible to every user in `ps`: it gets the connection without the
+    // password, which goes through the environment (readable only by this user and root).
+    if !url.tool_conninfo().is_empty() {
+        command.arg(format!("--dbname={}", url.tool_conninfo()));
+    }
     if let Some(password) = url.password() {
-        command.env("PGPASSWORD", password);
+        use std::os::unix::ffi::OsStrExt;
+        command.env("PGPASSWORD", std::ffi::OsStr::from_bytes(password));
     }
     command.kill_on_drop(true);
     let output = command.output().await.map_err(|e| {
@@ -98,7 +103,7 @@ async fn run_pg_dump(
         let stderr = String::from_utf8_lossy(&output.stderr);
         return Err(ConnectorError::Tool(format!(
             "pg_dump failed for {url}: {}",
-            crate::url::redact(stderr.trim())
+            crate::url::redact_text(stderr.trim())
         )));
     }
     let text = String::from_utf8(output.stdout)
