@@ -124,7 +124,7 @@ pub struct RestoreArgs {
     pub clean: bool,
     /// With --clean: restore even into the config's own source database (same host, port and
     /// database), which is refused otherwise.
-    #[arg(long)]
+    #[arg(long, requires = "clean")]
     pub force: bool,
     /// Tables loaded at once (default: dump.workers from the config).
     #[arg(long)]

@@ -343,7 +343,8 @@ pub fn chunks_stream(
 /// its rows is ([`dump::read_chunk_verified`]): `psql` runs what it reads as it reads it, so a row
 /// written before its chunk's checksum is known could be loaded even though the restore then
 /// fails. Should a chunk fail, the script ends with a statement that fails, so that `psql -v
-/// ON_ERROR_STOP=1` stops with an error too instead of ending as if the script were complete.
+/// ON_ERROR_STOP=1` stops with an error too instead of ending as if the script were complete. The
+/// whole script is one transaction, so nothing of a script cut short is committed.
 pub fn to_script(store: &dyn Datastore, manifest: &Manifest, clean: bool, out: &mut dyn Write) -> anyhow::Result<()> {
     let scripts = Scripts::read(store, manifest)?;
     writeln!(
@@ -354,6 +355,10 @@ pub fn to_script(store: &dyn Datastore, manifest: &Manifest, clean: bool, out: &
         manifest.source.server_version,
         manifest.created_at.to_rfc3339()
     )?;
+    // One transaction: a script cut short (decoy killed while writing to `| psql`, a full disk)
+    // ends with the transaction still open, and psql's session ends by rolling it back, so the
+    // target is either the whole dump or untouched.
+    writeln!(out, "BEGIN;\n")?;
     if clean {
         out.write_all(scripts.clean.as_bytes())?;
     }
@@ -400,6 +405,7 @@ pub fn to_script(store: &dyn Datastore, manifest: &Manifest, clean: bool, out: &
             seq.last_value, seq.is_called
         )?;
     }
+    writeln!(out, "\nCOMMIT;")?;
     out.flush()?;
     Ok(())
 }

@@ -38,18 +38,6 @@ fn spawn(ws: &Workspace, args: &[&str]) -> Child {
         .expect("decoy starts")
 }
 
-fn names(ws: &Workspace) -> Vec<(String, String)> {
-    ws.list()
-        .iter()
-        .map(|d| {
-            (
-                d["name"].as_str().unwrap().to_string(),
-                d["status"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
-
 #[test]
 fn folders_decoy_did_not_make_are_never_listed_written_or_deleted() {
     let db = small_db();
@@ -86,7 +74,7 @@ fn folders_decoy_did_not_make_are_never_listed_written_or_deleted() {
 
     // A dump beside them; a file someone put in the dump's folder survives its deletion.
     ws.ok(&["dump", "create", "--name", "d1"]);
-    assert_eq!(names(&ws), [("d1".to_string(), "complete".to_string())]);
+    assert_eq!(ws.statuses(), [("d1".to_string(), "complete".to_string())]);
     std::fs::write(root.join("d1/NOTES.txt"), "mine").unwrap();
     ws.ok(&[
         "dump",
@@ -131,17 +119,17 @@ fn latest_list_order_and_retention_follow_creation_time_not_names() {
     for name in ["zzz-old", "mmm-mid", "aaa-new"] {
         ws.ok(&["dump", "create", "--name", name]);
     }
-    let order: Vec<String> = names(&ws).into_iter().map(|(n, _)| n).collect();
+    let order: Vec<String> = ws.statuses().into_iter().map(|(n, _)| n).collect();
     assert_eq!(order, ["aaa-new", "mmm-mid", "zzz-old"]);
     assert!(ws.ok(&["dump", "verify", "latest"]).contains("aaa-new is intact"));
 
     // A damaged dump is never latest and never counts as kept.
     std::fs::write(ws.dumps().join("aaa-new/manifest.json"), b"{ not json").unwrap();
-    assert_eq!(names(&ws)[0], ("aaa-new".to_string(), "damaged".to_string()));
+    assert_eq!(ws.statuses()[0], ("aaa-new".to_string(), "damaged".to_string()));
     assert!(ws.ok(&["dump", "verify", "latest"]).contains("mmm-mid is intact"));
     ws.ok(&["dump", "delete", "--keep-last", "1"]);
     assert_eq!(
-        names(&ws),
+        ws.statuses(),
         [
             ("aaa-new".to_string(), "damaged".to_string()),
             ("mmm-mid".to_string(), "complete".to_string())
@@ -237,7 +225,7 @@ fn delete_incomplete_spares_a_dump_being_written_and_force_fails_that_run() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("forced") && err.contains("deleted"), "{err}");
-    assert_eq!(names(&ws), [("live".to_string(), "complete".to_string())]);
+    assert_eq!(ws.statuses(), [("live".to_string(), "complete".to_string())]);
     assert!(
         !ws.dumps().join("forced").exists(),
         "the failed run leaves nothing behind"

@@ -625,3 +625,45 @@ fn restore_refuses_zero_workers() {
     assert!(err.contains("--workers"), "{err}");
     assert_eq!(target.tables(), Vec::<String>::new());
 }
+
+/// A PostgreSQL script cut short (decoy killed while it writes to `| psql`, a full disk) commits
+/// nothing: the script is one transaction, which psql's session rolls back at the cut.
+#[test]
+fn a_postgres_script_cut_short_leaves_the_target_untouched() {
+    let source = pg_table(20_000);
+    let ws = Workspace::new();
+    ws.config(&source.url(), "");
+    ws.ok(&["dump", "create", "--name", "d"]);
+    ws.ok(&["dump", "restore", "d", "--output", "full.sql"]);
+    let script = std::fs::read(ws.path().join("full.sql")).unwrap();
+    // Cut in the middle of the second table's rows, at a line boundary, as a killed writer would.
+    let copy_t = script
+        .windows(b"COPY public.t ".len())
+        .position(|w| w == b"COPY public.t ")
+        .expect("the script copies table t");
+    let cut = copy_t + script[copy_t..].len() / 2;
+    let cut = cut + script[cut..].iter().position(|&b| b == b'\n').unwrap() + 1;
+    std::fs::write(ws.path().join("cut.sql"), &script[..cut]).unwrap();
+    let target = TestDb::create("cut");
+    let out = Command::new("psql")
+        .arg(target.url())
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f"])
+        .arg(ws.path().join("cut.sql"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        target.tables().is_empty(),
+        "a cut script committed {:?}",
+        target.tables()
+    );
+    // The whole script still loads.
+    let out = Command::new("psql")
+        .arg(target.url())
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f"])
+        .arg(ws.path().join("full.sql"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(target.count("SELECT count(*) FROM t"), 20_000);
+}

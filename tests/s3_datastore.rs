@@ -197,18 +197,6 @@ fn assert_ok(out: &Output, what: &str) {
     );
 }
 
-fn statuses(ws: &Workspace) -> Vec<(String, String)> {
-    ws.list()
-        .iter()
-        .map(|d| {
-            (
-                d["name"].as_str().unwrap().to_string(),
-                d["status"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
-
 #[test]
 fn create_list_verify_restore_delete_on_s3() {
     let source = sample_db("0.1");
@@ -312,7 +300,7 @@ fn listing_and_deleting_page_past_a_thousand_dumps() {
     bucket.put_many(keys);
 
     let started = std::time::Instant::now();
-    let list = statuses(&ws);
+    let list = ws.statuses();
     eprintln!("dump list of 1,005 dumps: {:?}", started.elapsed());
     assert_eq!(list.len(), 1005, "{:?}", &list[..list.len().min(5)]);
     assert!(list.iter().all(|(_, status)| status == "incomplete"));
@@ -481,7 +469,7 @@ fn a_network_failure_mid_upload_leaves_no_complete_dump() {
 
     // Straight to the server: the dump is incomplete (or gone), never complete.
     bucket.config(&ws, &source.url(), "", "");
-    let list = statuses(&ws);
+    let list = ws.statuses();
     assert!(list.iter().all(|(_, status)| status == "incomplete"), "{list:?}");
     // The run could not give its lease up through the cut connection: it still looks alive.
     ws.ok(&["dump", "delete", "--incomplete", "--force"]);
@@ -498,7 +486,7 @@ fn two_dumps_at_once_into_one_bucket_both_complete() {
     let b = decoy(&ws, &["dump", "create", "--name", "run-b"]);
     assert_ok(&a.wait_with_output().unwrap(), "run-a");
     assert_ok(&b.wait_with_output().unwrap(), "run-b");
-    let mut list = statuses(&ws);
+    let mut list = ws.statuses();
     list.sort();
     assert_eq!(
         list,
@@ -544,9 +532,9 @@ fn runs_racing_for_one_name_leave_one_dump_that_verifies() {
         }
         if won == 1 {
             ws.ok(&["dump", "verify", "same"]);
-            assert_eq!(statuses(&ws), [("same".to_string(), "complete".to_string())]);
+            assert_eq!(ws.statuses(), [("same".to_string(), "complete".to_string())]);
         } else {
-            assert!(statuses(&ws).is_empty(), "{conditional}");
+            assert!(ws.statuses().is_empty(), "{conditional}");
         }
         // The losers leave no claim behind.
         let claims: Vec<_> = bucket.objects("team/same/claim-");

@@ -139,7 +139,7 @@ pub fn redact(url: &str) -> String {
     }
     out.push_str(parts.hosts);
     out.push_str(&redact_query(parts.rest));
-    out
+    redact_session_tokens(&out)
 }
 
 /// True when `url` seems to carry a password, so that a message about a URL a driver refused can
@@ -187,7 +187,32 @@ pub fn redact_text(text: &str) -> String {
         rest = &tail[end..];
     }
     out.push_str(rest);
-    redact_password_params(&out)
+    redact_session_tokens(&redact_password_params(&out))
+}
+
+/// MongoDB's `authMechanismProperties=AWS_SESSION_TOKEN:<token>` (also percent-encoded) carries a
+/// temporary AWS credential: its value is masked like a password, up to the next property.
+fn redact_session_tokens(text: &str) -> String {
+    let mut out = text.to_string();
+    for marker in ["aws_session_token:", "aws_session_token%3a"] {
+        let mut masked = String::with_capacity(out.len());
+        let mut rest = out.as_str();
+        while let Some(pos) = rest.to_ascii_lowercase().find(marker) {
+            let value_start = pos + marker.len();
+            masked.push_str(&rest[..value_start]);
+            let tail = &rest[value_start..];
+            let end = tail
+                .find(|c: char| c.is_whitespace() || matches!(c, ',' | '&' | '"' | '\'' | '`'))
+                .unwrap_or(tail.len());
+            if end > 0 {
+                masked.push_str("***");
+            }
+            rest = &tail[end..];
+        }
+        masked.push_str(rest);
+        out = masked;
+    }
+    out
 }
 
 /// `password=...` (and `sslpassword=`, `tlsCertificateKeyFilePassword=`, ...) in a query string or
@@ -283,6 +308,22 @@ pub fn engine_of(url: &str) -> Result<Engine, crate::ConnectorError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn aws_session_tokens_are_masked() {
+        let url = "mongodb://db:27017/app?authMechanism=MONGODB-AWS&authMechanismProperties=AWS_SESSION_TOKEN:FQoGZXIvYXdzEtok3n,SERVICE_NAME:x";
+        let shown = redact(url);
+        assert!(
+            !shown.contains("FQoGZXIvYXdzEtok3n") && shown.contains("SERVICE_NAME:x"),
+            "{shown}"
+        );
+        let text = format!("cannot connect to {} (AWS_SESSION_TOKEN%3AFQoGZXIvYXdzEtok3n)", url);
+        assert!(
+            !redact_text(&text).contains("FQoGZXIvYXdzEtok3n"),
+            "{}",
+            redact_text(&text)
+        );
+    }
 
     /// Passwords as password generators make them, written into the URL as they are.
     const RAW: &[&str] = &[

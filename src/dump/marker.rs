@@ -50,6 +50,14 @@ impl Marker {
             .ok()
             .filter(|m| m.format == MARKER_FORMAT)
     }
+
+    /// The marker stored in the folder `name`, if there is one and it is decoy's.
+    pub fn read(store: &dyn crate::datastore::Datastore, name: &str) -> Option<Marker> {
+        store
+            .read_all(&format!("{name}/{MARKER}"))
+            .ok()
+            .and_then(|bytes| Marker::parse(&bytes))
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

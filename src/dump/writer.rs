@@ -100,10 +100,7 @@ impl DumpWriter {
     fn check(&self, manifest: &Manifest, committed: bool) -> anyhow::Result<()> {
         let name = &self.name;
         let store = self.store.as_ref();
-        let marker = store
-            .read_all(&format!("{name}/{MARKER}"))
-            .ok()
-            .and_then(|bytes| Marker::parse(&bytes));
+        let marker = Marker::read(store, name);
         if marker.as_ref().map(|m| &m.run_id) != Some(&self.marker.run_id) {
             anyhow::bail!(
                 "dump {name} was deleted or taken over by another run while it was being written (its {MARKER} is \
@@ -186,11 +183,7 @@ impl LeaseKeeper {
                 while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
                     // Renew only while the folder is still this run's: a renewal must never
                     // recreate a dump that was deleted.
-                    let ours = store
-                        .read_all(&format!("{name}/{MARKER}"))
-                        .ok()
-                        .and_then(|bytes| Marker::parse(&bytes))
-                        .is_some_and(|m| m.run_id == run_id);
+                    let ours = Marker::read(store.as_ref(), &name).is_some_and(|m| m.run_id == run_id);
                     if !ours {
                         tracing::warn!(dump = %name, "the dump's marker is gone or not this run's: lease no longer renewed");
                         return;
@@ -229,11 +222,8 @@ pub fn ensure_free(store: &dyn Datastore, name: &str) -> anyhow::Result<()> {
         return Ok(());
     }
     let has = |file: &str| files.iter().any(|f| f.path == file);
-    let is_dump = (has(MARKER)
-        && store
-            .read_all(&format!("{name}/{MARKER}"))
-            .is_ok_and(|bytes| Marker::parse(&bytes).is_some()))
-        || (has(MANIFEST) && Manifest::load(store, name).is_ok());
+    let is_dump =
+        (has(MARKER) && Marker::read(store, name).is_some()) || (has(MANIFEST) && Manifest::load(store, name).is_ok());
     if is_dump {
         anyhow::bail!(ConfigError::new(format!(
             "a dump named `{name}` already exists in {}; choose another --name or delete it first",
@@ -293,11 +283,7 @@ pub fn delete(store: &dyn Datastore, name: &str) -> anyhow::Result<Vec<String>> 
 
 /// Removes what a run that did not commit left, if the folder is still that run's.
 pub fn abandon(store: &dyn Datastore, name: &str, run_id: &str) -> anyhow::Result<()> {
-    let marker = store
-        .read_all(&format!("{name}/{MARKER}"))
-        .ok()
-        .and_then(|bytes| Marker::parse(&bytes));
-    match marker {
+    match Marker::read(store, name) {
         // Gone: the folder was deleted under the run (`--force`), which then recreated some of its
         // own files; nobody else can hold a folder without a marker.
         None => delete(store, name).map(|_| ()),

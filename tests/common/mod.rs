@@ -262,6 +262,19 @@ impl Workspace {
         .unwrap();
     }
 
+    /// `dump list` as (name, status) pairs, newest first.
+    pub fn statuses(&self) -> Vec<(String, String)> {
+        self.list()
+            .iter()
+            .map(|d| {
+                (
+                    d["name"].as_str().unwrap().to_string(),
+                    d["status"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+
     pub fn list(&self) -> Vec<serde_json::Value> {
         serde_json::from_str(&self.ok(&["dump", "list", "--json"])).unwrap()
     }
