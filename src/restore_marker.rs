@@ -199,15 +199,33 @@ pub mod mysql {
         }))
     }
 
-    /// The connection's session is in UTC (see `connectors::mysql::connect`).
-    pub async fn write(conn: &mut mysql_async::Conn, dump: &str) -> anyhow::Result<()> {
+    fn create_table() -> String {
         let comment = COMMENT.replace('\'', "''");
-        conn.query_drop(format!(
+        format!(
             "CREATE TABLE IF NOT EXISTS `{NAME}` (dump VARCHAR(255) NOT NULL, started_at DATETIME NOT NULL, \
              state VARCHAR(32) NOT NULL) COMMENT = '{comment}'"
-        ))
-        .await
-        .map_err(fail("marking the target as being restored (table _decoy_restore)"))?;
+        )
+    }
+
+    /// The marker as statements of a script (`restore --output`), for its start and its end: DDL
+    /// cannot be rolled back in MySQL, so a script cut short leaves the marker in its target.
+    pub fn script_statements(dump: &str) -> (String, String) {
+        let dump = dump.replace('\\', "\\\\").replace('\'', "''");
+        (
+            format!(
+                "{};\nDELETE FROM `{NAME}`;\nINSERT INTO `{NAME}` (dump, started_at, state) VALUES ('{dump}', \
+                 UTC_TIMESTAMP(), '{STATE}');\n",
+                create_table()
+            ),
+            format!("DROP TABLE IF EXISTS `{NAME}`;\n"),
+        )
+    }
+
+    /// The connection's session is in UTC (see `connectors::mysql::connect`).
+    pub async fn write(conn: &mut mysql_async::Conn, dump: &str) -> anyhow::Result<()> {
+        conn.query_drop(create_table())
+            .await
+            .map_err(fail("marking the target as being restored (table _decoy_restore)"))?;
         let mut tx = conn
             .start_transaction(Default::default())
             .await

@@ -209,6 +209,9 @@ pub fn to_script(store: &dyn Datastore, manifest: &Manifest, clean: bool, out: &
     if clean {
         out.write_all(clean_script.as_bytes())?;
     }
+    // Marked as an incomplete restore until the script's last statement, as `--to` marks it.
+    let (mark, unmark) = crate::restore_marker::mysql::script_statements(&manifest.name);
+    out.write_all(mark.as_bytes())?;
     out.write_all(pre_data.as_bytes())?;
     for table in manifest.tables.iter().filter(|t| !t.chunks.is_empty()) {
         let codecs = codecs(table);
@@ -272,6 +275,7 @@ pub fn to_script(store: &dyn Datastore, manifest: &Manifest, clean: bool, out: &
     }
     out.write_all(b"\nSET FOREIGN_KEY_CHECKS = 1;\n")?;
     out.write_all(post_data.as_bytes())?;
+    out.write_all(unmark.as_bytes())?;
     out.flush()?;
     Ok(())
 }

@@ -668,3 +668,42 @@ fn a_postgres_script_cut_short_leaves_the_target_untouched() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(target.count("SELECT count(*) FROM t"), 20_000);
 }
+
+/// A MySQL script cannot be one transaction (DDL commits), so it marks its target as `--to` does:
+/// a script cut short leaves `_decoy_restore`, which a later restore without --clean refuses; a
+/// whole script removes it.
+#[test]
+fn a_mysql_script_cut_short_leaves_its_target_marked() {
+    let source = my_table(20_000);
+    let ws = Workspace::new();
+    ws.config(&source.url(), "");
+    ws.ok(&["dump", "create", "--name", "d"]);
+    ws.ok(&["dump", "restore", "d", "--output", "full.sql"]);
+    let script = std::fs::read(ws.path().join("full.sql")).unwrap();
+    let inserts = script
+        .windows(b"INSERT INTO `t`".len())
+        .position(|w| w == b"INSERT INTO `t`")
+        .expect("the script inserts into t");
+    std::fs::write(ws.path().join("cut.sql"), &script[..inserts]).unwrap();
+    let load = |target: &MyDb, file: &str| {
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("{} < {file}", mariadb_client(target)))
+            .current_dir(ws.path())
+            .status()
+            .unwrap()
+    };
+    let target = MyDb::create("cut");
+    assert!(load(&target, "cut.sql").success());
+    assert_eq!(my_marker(&target).as_deref(), Some("d incomplete"));
+    let err = ws.fails(&["dump", "restore", "d", "--to", &target.url()], 2);
+    assert!(
+        err.contains("incomplete restore of dump d") && err.contains("--clean"),
+        "{err}"
+    );
+
+    let whole = MyDb::create("whole");
+    assert!(load(&whole, "full.sql").success());
+    assert_eq!(my_marker(&whole), None);
+    assert_eq!(source.checksum("t"), whole.checksum("t"));
+}
