@@ -72,34 +72,10 @@ pub fn refuse_source_as_target(config: &Config, target: &str, force: bool) -> Re
 const UNKNOWN: &str = "\u{0}unset\u{0}";
 
 /// `${VAR}` and `${VAR:-default}` as the config expands them, with [`UNKNOWN`] for a variable
-/// that is unset and has no default.
+/// that is unset and has no default (an unterminated `${` is left as written).
 fn expand_unset_as_unknown(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    let mut rest = value;
-    while let Some(pos) = rest.find('$') {
-        out.push_str(&rest[..pos]);
-        let after = &rest[pos + 1..];
-        if let Some(stripped) = after.strip_prefix('$') {
-            out.push('$');
-            rest = stripped;
-        } else if let Some((expr, tail)) = after.strip_prefix('{').and_then(|b| b.split_once('}')) {
-            let (name, default) = match expr.split_once(":-") {
-                Some((name, default)) => (name, Some(default)),
-                None => (expr, None),
-            };
-            match (std::env::var(name).ok().filter(|v| !v.is_empty()), default) {
-                (Some(v), _) => out.push_str(&v),
-                (None, Some(default)) => out.push_str(default),
-                (None, None) => out.push_str(UNKNOWN),
-            }
-            rest = tail;
-        } else {
-            out.push('$');
-            rest = after;
-        }
-    }
-    out.push_str(rest);
-    out
+    crate::config::env::expand_with(value, |name| std::env::var(name).ok(), |_| Ok(UNKNOWN.to_string()))
+        .unwrap_or_else(|_| value.to_string())
 }
 
 /// Where a database URL points: its engine, its (host, port) pairs and its database.

@@ -11,6 +11,16 @@ pub enum ExpandError {
 /// Expands `${VAR}` and `${VAR:-default}`; `$$` is a literal `$`. A variable that is unset (or empty,
 /// with no default) is an error: a silently empty salt or password is worse than a clear failure.
 pub fn expand(value: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, ExpandError> {
+    expand_with(value, lookup, |name| Err(ExpandError::Unset(name.to_string())))
+}
+
+/// [`expand`], with `unset` deciding what a variable that is unset (or empty) with no default
+/// becomes.
+pub fn expand_with(
+    value: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+    unset: impl Fn(&str) -> Result<String, ExpandError>,
+) -> Result<String, ExpandError> {
     let mut out = String::with_capacity(value.len());
     let mut rest = value;
     while let Some(pos) = rest.find('$') {
@@ -29,7 +39,7 @@ pub fn expand(value: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<St
             match (lookup(name).filter(|v| !v.is_empty()), default) {
                 (Some(v), _) => out.push_str(&v),
                 (None, Some(default)) => out.push_str(default),
-                (None, None) => return Err(ExpandError::Unset(name.to_string())),
+                (None, None) => out.push_str(&unset(name)?),
             }
             rest = &body[end + 1..];
         } else {

@@ -1,7 +1,7 @@
 //! The YAML config: typed, strict about unknown keys, with `${VAR}` substitution in every value, and
 //! errors that name the key and its line.
 
-mod env;
+pub(crate) mod env;
 mod locate;
 mod rules;
 mod subset;
