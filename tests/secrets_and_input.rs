@@ -105,20 +105,9 @@ impl Drop for Role {
     }
 }
 
-/// The pg_dump decoy would run (as `pg_dump_program` in connectors/src/postgres/pg_dump.rs finds it).
+/// The pg_dump decoy would run without `DECOY_PG_DUMP`.
 fn real_pg_dump() -> PathBuf {
-    std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|entry| {
-            let major: u32 = entry.file_name().to_str()?.parse().ok()?;
-            let program = entry.path().join("bin/pg_dump");
-            program.is_file().then_some((major, program))
-        })
-        .max_by_key(|(major, _)| *major)
-        .map(|(_, program)| program)
-        .unwrap_or_else(|| PathBuf::from("pg_dump"))
+    connectors::postgres::newest_installed_pg_dump().unwrap_or_else(|| PathBuf::from("pg_dump"))
 }
 
 /// A `DECOY_PG_DUMP` that records its command line in `argv.log` (and, to prove the password

@@ -46,7 +46,15 @@ fn pg_dump_program() -> std::ffi::OsString {
     if let Some(program) = std::env::var_os("DECOY_PG_DUMP") {
         return program;
     }
-    let newest = std::fs::read_dir("/usr/lib/postgresql")
+    match newest_installed_pg_dump() {
+        Some(program) => program.into_os_string(),
+        None => "pg_dump".into(),
+    }
+}
+
+/// The newest `/usr/lib/postgresql/N/bin/pg_dump`, if any is installed.
+pub fn newest_installed_pg_dump() -> Option<std::path::PathBuf> {
+    std::fs::read_dir("/usr/lib/postgresql")
         .into_iter()
         .flatten()
         .flatten()
@@ -55,11 +63,8 @@ fn pg_dump_program() -> std::ffi::OsString {
             let program = entry.path().join("bin/pg_dump");
             program.is_file().then_some((major, program))
         })
-        .max_by_key(|(major, _)| *major);
-    match newest {
-        Some((_, program)) => program.into_os_string(),
-        None => "pg_dump".into(),
-    }
+        .max_by_key(|(major, _)| *major)
+        .map(|(_, program)| program)
 }
 
 async fn run_pg_dump(
