@@ -14,27 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::mongo::MongoDb;
 use common::mysql::MyDb;
-use common::{decoy_bin, repo, TestDb, Workspace};
-
-fn manifest(ws: &Workspace, dump: &str) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(ws.dumps().join(dump).join("manifest.json")).unwrap()).unwrap()
-}
-
-/// The chunk paths (relative to the dump) of the table named `name`.
-fn chunks(manifest: &serde_json::Value, name: &str) -> Vec<String> {
-    let table = manifest["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["name"] == name)
-        .unwrap_or_else(|| panic!("no table {name} in the manifest"));
-    table["chunks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["path"].as_str().unwrap().to_string())
-        .collect()
-}
+use common::{chunk_paths, decoy_bin, manifest, repo, TestDb, Workspace};
 
 /// Replaces the first `from` in a chunk's rows by `to` (of the same length) and stores the rows
 /// compressed again: a valid zstd file with the same rows and row bytes, which only the checksum
@@ -153,7 +133,7 @@ fn output_writes_no_row_of_a_chunk_before_the_chunk_is_verified() {
     let ws = Workspace::new();
     ws.config(&source.url(), "dump:\n  chunk_size: 200kB\n");
     ws.ok(&["dump", "create", "--name", "d"]);
-    let paths = chunks(&manifest(&ws, "d"), "t");
+    let paths = chunk_paths(&manifest(&ws, "d"), "t");
     assert!(paths.len() >= 3, "several chunks: {paths:?}");
     let altered = ws.dumps().join("d").join(&paths[1]);
     let original = std::fs::read(&altered).unwrap();
@@ -221,7 +201,7 @@ fn a_mysql_script_holds_no_row_of_a_chunk_before_the_chunk_is_verified() {
     let ws = Workspace::new();
     ws.config(&source.url(), "dump:\n  chunk_size: 200kB\n");
     ws.ok(&["dump", "create", "--name", "d"]);
-    let paths = chunks(&manifest(&ws, "d"), "t");
+    let paths = chunk_paths(&manifest(&ws, "d"), "t");
     assert!(paths.len() >= 3, "several chunks: {paths:?}");
     let altered = ws.dumps().join("d").join(&paths[1]);
     let rows = String::from_utf8(alter_chunk(&altered, b"@x.example", b"@X.example")).unwrap();
@@ -268,7 +248,7 @@ fn a_failed_postgres_restore_leaves_a_marker_that_only_clean_gets_past() {
     let ws = Workspace::new();
     ws.config(&source.url(), "dump:\n  chunk_size: 200kB\n");
     ws.ok(&["dump", "create", "--name", "d"]);
-    let last = chunks(&manifest(&ws, "d"), "t").pop().unwrap();
+    let last = chunk_paths(&manifest(&ws, "d"), "t").pop().unwrap();
     let path = ws.dumps().join("d").join(&last);
     let original = damage(&path);
 
@@ -303,7 +283,7 @@ fn a_failed_mysql_restore_leaves_a_marker_that_only_clean_gets_past() {
     let ws = Workspace::new();
     ws.config(&source.url(), "dump:\n  chunk_size: 200kB\n");
     ws.ok(&["dump", "create", "--name", "d"]);
-    let last = chunks(&manifest(&ws, "d"), "t").pop().unwrap();
+    let last = chunk_paths(&manifest(&ws, "d"), "t").pop().unwrap();
     let path = ws.dumps().join("d").join(&last);
     let original = damage(&path);
 
@@ -346,7 +326,7 @@ fn a_failed_mongo_restore_leaves_a_marker_that_a_restore_without_clean_refuses()
     );
     std::fs::write(ws.path().join("decoy.yaml"), config).unwrap();
     ws.ok(&["dump", "create", "--name", "d"]);
-    let last = chunks(&manifest(&ws, "d"), "people").pop().unwrap();
+    let last = chunk_paths(&manifest(&ws, "d"), "people").pop().unwrap();
     let path = ws.dumps().join("d").join(&last);
     let original = damage(&path);
 

@@ -4,32 +4,13 @@
 mod common;
 
 use common::mysql::MyDb;
-use common::{TestDb, Workspace};
+use common::{chunk_paths, manifest, TestDb, Workspace};
 
 /// Every column's text, in key order, as one digest: equal digests mean equal tables.
 fn pg_digest(db: &TestDb, table: &str) -> String {
     db.sql(&format!(
         "SELECT md5(string_agg(t::text, '|' ORDER BY id)) || ' ' || count(*) FROM {table} t"
     ))
-}
-
-fn manifest(ws: &Workspace, dump: &str) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(ws.dumps().join(dump).join("manifest.json")).unwrap()).unwrap()
-}
-
-fn chunk_paths(manifest: &serde_json::Value, table: &str) -> Vec<String> {
-    let table = manifest["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["name"] == table)
-        .unwrap();
-    table["chunks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["path"].as_str().unwrap().to_string())
-        .collect()
 }
 
 const PG_RULES: &str = "tables:\n  public.big:\n    columns:\n      email: email\n";

@@ -288,3 +288,24 @@ pub fn chrono_like_now() -> String {
         .unwrap();
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
+
+/// A dump's manifest.json in a workspace's local datastore.
+pub fn manifest(ws: &Workspace, dump: &str) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(ws.dumps().join(dump).join("manifest.json")).unwrap()).unwrap()
+}
+
+/// The chunk paths (relative to the dump) of the table named `name`.
+pub fn chunk_paths(manifest: &serde_json::Value, name: &str) -> Vec<String> {
+    let table = manifest["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == name)
+        .unwrap_or_else(|| panic!("no table {name} in the manifest"));
+    table["chunks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["path"].as_str().unwrap().to_string())
+        .collect()
+}
